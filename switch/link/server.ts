@@ -1,0 +1,66 @@
+// The ISO 8583 listener: accepts partner hosts up to a limit, one Session each, and drains on shutdown.
+import net, { type AddressInfo } from 'node:net';
+import { LIMITS } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { Bank } from '../banks.ts';
+import { DEFAULT_LINK_OPTIONS, Session, type LinkOptions, type RequestHandler } from './session.ts';
+
+export interface LinkServerDeps {
+  findBank(code: string): Promise<Bank | null>;
+  handlers: Partial<Record<string, RequestHandler>>;
+  logger: Logger;
+  options?: Partial<LinkOptions>;
+  maxConnections?: number;
+}
+
+export class LinkServer {
+  readonly sessions = new Set<Session>();
+  private readonly server: net.Server;
+  private stan = 0;
+  private readonly options: LinkOptions;
+
+  constructor(private readonly deps: LinkServerDeps) {
+    this.options = { ...DEFAULT_LINK_OPTIONS, ...deps.options };
+    this.server = net.createServer((socket) => this.accept(socket));
+    this.server.maxConnections = deps.maxConnections ?? LIMITS.MAX_CONNECTIONS;
+    this.server.on('drop', () => deps.logger.warn('connection refused: at the connection limit'));
+  }
+
+  /** Replaces the financial handlers (the ledger is wired after the listener in tests that need both). */
+  setHandlers(handlers: Partial<Record<string, RequestHandler>>): void {
+    this.deps.handlers = handlers;
+  }
+
+  listen(port: number, host = '0.0.0.0'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve(this.server.address() as AddressInfo);
+      });
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    const session = new Session(socket, {
+      findBank: this.deps.findBank,
+      handlerFor: (mti) => this.deps.handlers[mti],
+      nextStan: () => String((this.stan = (this.stan % 999_999) + 1)).padStart(6, '0'),
+      logger: this.deps.logger,
+      options: this.options,
+    });
+    this.sessions.add(session);
+    socket.on('close', () => this.sessions.delete(session));
+  }
+
+  /** Stops accepting, lets what is in flight finish within drain_ms, then closes every connection. */
+  async close(drainMs: number = LIMITS.SHUTDOWN_DRAIN_MS): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const drained = Promise.all([...this.sessions].map((s) => s.idle()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
+    for (const s of this.sessions) s.close('shutdown');
+    await closed;
+  }
+}

@@ -1,0 +1,55 @@
+// The switch process: ISO 8583 listener, admin API and background jobs, until SIGTERM; then it drains.
+import { loadConfig, LIMITS } from './config.ts';
+import { createDb } from './db.ts';
+import { createRedis } from './redis.ts';
+import { createLogger } from './log.ts';
+import { findActiveBank } from './banks.ts';
+import { LinkServer } from './link/server.ts';
+import { createAdmin } from './admin/server.ts';
+
+const config = loadConfig();
+const logger = createLogger({ svc: 'switch' });
+if (config.identityKeyIsDefault) logger.warn('IDENTITY_KEY is not set: using the fixed development key (never in production)');
+
+const db = createDb(config.databaseUrl, { min: 2, max: 20 });
+const redis = createRedis(config.redisUrl);
+redis.on('error', (e) => logger.warn('redis error', { error: e.message }));
+
+const link = new LinkServer({
+  findBank: (code) => findActiveBank(db, code),
+  handlers: {},
+  logger,
+});
+const admin = createAdmin({
+  link,
+  checks: { postgres: () => db.raw('select 1'), redis: () => redis.ping() },
+});
+
+const address = await link.listen(config.switchPort);
+await admin.listen({ port: config.adminPort, host: '0.0.0.0' });
+const adminAddress = admin.server.address();
+// Tests and the demo read the ports from this line (ports 0 pick free ones).
+logger.info('switch listening', {
+  iso8583_port: address.port,
+  admin_port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort,
+});
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info('draining', { signal, drain_ms: LIMITS.SHUTDOWN_DRAIN_MS });
+  const hardStop = setTimeout(() => {
+    logger.error('shutdown took too long: exiting');
+    process.exit(1);
+  }, LIMITS.SHUTDOWN_DRAIN_MS + 5_000);
+  hardStop.unref();
+  await link.close(LIMITS.SHUTDOWN_DRAIN_MS);
+  await admin.close();
+  redis.disconnect();
+  await db.destroy();
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));
