@@ -55,6 +55,17 @@ function isLowerHex(c: number): boolean {
   return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66);
 }
 
+const SHORT_FIELD_BYTES = 12;
+const fromCharCode = String.fromCharCode;
+
+/** The bytes as a string (already checked to be ASCII). Short values are built in JS: cheaper than a call into C++. */
+function ascii(body: Buffer, start: number, end: number): string {
+  if (end - start > SHORT_FIELD_BYTES) return body.toString('latin1', start, end);
+  let s = '';
+  for (let i = start; i < end; i++) s += fromCharCode(body[i]!);
+  return s;
+}
+
 /** True when the body's primary bitmap announces a secondary bitmap (even one of all zeros). */
 export function hasSecondaryBitmap(body: Buffer): boolean {
   return body.length > MTI_LENGTH && (body[MTI_LENGTH]! & 0x80) !== 0;
@@ -120,7 +131,7 @@ function decodeWord(body: Buffer, word: number, base: number, offset: number, en
         if (!isPrintable(body[i]!)) throw new CodecError(field, 'non_printable', `byte 0x${body[i]!.toString(16).padStart(2, '0')} at position ${i - start + 1} of ${length}`);
       }
     }
-    fields[field] = body.toString('latin1', start, offset);
+    fields[field] = ascii(body, start, offset);
   }
   return offset;
 }
