@@ -15,11 +15,12 @@
 // decode is the hot path: one pass over the body, bitmap bits walked with clz32, no intermediate copies.
 
 import { CodecError } from './errors.ts';
-
-export { CodecError };
 import type { FieldValues, IsoMessage } from './message.ts';
 import { BITMAP_BYTES, FIELD_SPECS, MTI_LENGTH, PREFIXERS, SECONDARY_BITMAP_FIELD, type FieldFormat } from './profile.ts';
 import type { Prefixer } from './prefix/prefixer.ts';
+
+// Re-exported so a caller of decode can catch its error from the same module.
+export { CodecError };
 
 const N = 0;
 const AN = 1; // an and ans: the same byte rule (printable ASCII)
@@ -136,6 +137,9 @@ function decodeWord(body: Buffer, word: number, base: number, offset: number, en
   return offset;
 }
 
+/** A field number as an object key: canonical decimal, so keys come out of Object.keys in ascending order. */
+const FIELD_KEY = /^[1-9][0-9]{0,2}$/;
+
 export function encode(msg: IsoMessage): Buffer {
   const mti = msg.mti;
   if (typeof mti !== 'string' || mti.length !== MTI_LENGTH || !allChars(mti, isDigit)) {
@@ -149,11 +153,11 @@ export function encode(msg: IsoMessage): Buffer {
   let bitmaps = 1;
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
-    const field = Number(key);
-    const spec = Number.isInteger(field) ? COMPILED[field] : undefined;
-    if (spec === undefined || String(field) !== key) {
-      if (Number.isInteger(field) && String(field) === key) throw new CodecError(field, 'field_not_in_profile', field === SECONDARY_BITMAP_FIELD ? 'DE1 is the secondary bitmap, written by the codec' : 'not a data element of the profile');
-      throw new CodecError('frame', 'field_not_in_profile', `key ${JSON.stringify(key.slice(0, 16))} is not a field number`);
+    if (!FIELD_KEY.test(key)) throw new CodecError('frame', 'field_not_in_profile', `key ${JSON.stringify(key.slice(0, 16))} is not a field number`);
+    const field = +key;
+    const spec = COMPILED[field];
+    if (spec === undefined) {
+      throw new CodecError(field, 'field_not_in_profile', field === SECONDARY_BITMAP_FIELD ? 'DE1 is the secondary bitmap, written by the codec' : 'not a data element of the profile');
     }
     const value = values[field];
     if (typeof value !== 'string') throw new CodecError(field, 'missing_value', `value is ${value === null ? 'null' : typeof value}`);

@@ -36,8 +36,9 @@ export class FrameDecoder {
   private failed: FrameTooLargeError | null = null;
 
   constructor(readonly maxFrameBytes: number = LIMITS.MAX_FRAME_BYTES) {
-    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 0 || maxFrameBytes > 0xffff) {
-      throw new RangeError(`maxFrameBytes must be an integer 0-65535, got ${maxFrameBytes}`);
+    // Above 65,535 means no limit beyond the 2-byte prefix's own.
+    if (!Number.isInteger(maxFrameBytes) || maxFrameBytes < 0) {
+      throw new RangeError(`maxFrameBytes must be a non-negative integer, got ${maxFrameBytes}`);
     }
   }
 

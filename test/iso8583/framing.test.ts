@@ -98,3 +98,9 @@ test('an incomplete frame is held and reported by pendingBytes, at most one fram
   t.is(d.push(f.subarray(50)).length, 1);
   t.is(d.pendingBytes, 0);
 });
+
+test('a maximum above 65,535 bytes leaves only the 2-byte prefix as the limit', (t) => {
+  const d = new FrameDecoder(64 * 1024);
+  t.is(d.push(Buffer.concat([Buffer.from([0xff, 0xff]), Buffer.alloc(0xffff, 1)]))[0]?.length, 0xffff);
+  t.throws(() => new FrameDecoder(-1), { instanceOf: RangeError });
+});
