@@ -1,0 +1,89 @@
+// BullMQ jobs of the ledger. A delayed job per approved withdrawal (its id is the withdrawal's, so adding it
+// twice is harmless) triggers the settlement when the confirmation window ends; the ledger decides on its own
+// clock whether the withdrawal is due and does nothing if it was confirmed or reversed meanwhile. Jobs live in
+// Redis and survive restarts; a periodic sweep settles whatever a lost job (Redis flushed) would have, and a
+// periodic purge drops stored answers and tombstones older than 48 hours.
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import { LEDGER_LIMITS } from '../ledger/limits.ts';
+
+export const SETTLEMENT_QUEUE = 'ledger';
+const SETTLE_ATTEMPTS = 10;
+const SETTLE_BACKOFF_MS = 1_000;
+const WORKER_CONCURRENCY = 8;
+/** Failed jobs are kept this long for inspection. */
+const KEEP_FAILED_S = 7 * 86_400;
+
+export interface SettlementDeps {
+  redisUrl: string;
+  logger: Logger;
+  /** Settles this withdrawal if it is due and still reserved; returns how many it settled. */
+  settle(withdrawalId: string): Promise<number>;
+  /** Settles every withdrawal that is due. */
+  sweep(): Promise<number>;
+  purge(): Promise<unknown>;
+}
+
+export class SettlementJobs {
+  private queue: Queue | null = null;
+  private worker: Worker | null = null;
+  private connections: Redis[] = [];
+
+  constructor(private readonly deps: SettlementDeps) {}
+
+  async start(): Promise<void> {
+    const queueConnection = new Redis(this.deps.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: false });
+    const workerConnection = new Redis(this.deps.redisUrl, { maxRetriesPerRequest: null });
+    for (const c of [queueConnection, workerConnection]) c.on('error', () => {}); // reconnects by itself; failures show up as 91s
+    this.connections = [queueConnection, workerConnection];
+    this.queue = new Queue(SETTLEMENT_QUEUE, { connection: queueConnection });
+    this.queue.on('error', (e) => this.deps.logger.warn('job queue error', { error: e.message }));
+    this.worker = new Worker(SETTLEMENT_QUEUE, (job) => this.process(job), {
+      connection: workerConnection,
+      concurrency: WORKER_CONCURRENCY,
+    });
+    this.worker.on('error', (e) => this.deps.logger.warn('job worker error', { error: e.message }));
+    this.worker.on('failed', (job, e) => this.deps.logger.warn('job failed', { job: job?.name, error: e.message }));
+    try {
+      await this.queue.waitUntilReady();
+      await this.queue.upsertJobScheduler('sweep', { every: LEDGER_LIMITS.SETTLE_SWEEP_INTERVAL_MS }, { name: 'sweep' });
+      await this.queue.upsertJobScheduler('purge', { every: LEDGER_LIMITS.PURGE_INTERVAL_MS }, { name: 'purge' });
+    } catch (e) {
+      // Redis away at start: the delayed jobs and the sweep come back with it (the ledger re-checks every second).
+      this.deps.logger.warn('job schedulers not set up', { error: (e as Error).message });
+    }
+  }
+
+  /** Asks for the settlement of this withdrawal once its window has passed. */
+  async schedule(withdrawalId: string, delayMs: number): Promise<void> {
+    if (!this.queue) throw new Error('settlement jobs are not started');
+    await this.queue.add('settle', { withdrawalId }, {
+      jobId: `settle-${withdrawalId}`,
+      delay: delayMs,
+      attempts: SETTLE_ATTEMPTS,
+      backoff: { type: 'exponential', delay: SETTLE_BACKOFF_MS },
+      removeOnComplete: true,
+      removeOnFail: { age: KEEP_FAILED_S },
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.worker?.close().catch(() => {});
+    await this.queue?.close().catch(() => {});
+    for (const c of this.connections) c.disconnect();
+    this.worker = null;
+    this.queue = null;
+    this.connections = [];
+  }
+
+  private async process(job: Job): Promise<number> {
+    if (job.name === 'settle') return this.deps.settle(String((job.data as { withdrawalId: string }).withdrawalId));
+    if (job.name === 'sweep') return this.deps.sweep();
+    if (job.name === 'purge') {
+      await this.deps.purge();
+      return 0;
+    }
+    throw new Error(`unknown job ${job.name}`);
+  }
+}

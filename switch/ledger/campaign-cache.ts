@@ -1,0 +1,73 @@
+// Which campaigns are open, as this instance believes: re-read at least every CAMPAIGN_CACHE_MS, at once when
+// another instance announces a change (pub/sub), and again before a request is declined as CAMPAIGN_CLOSED.
+// The belief only has to be right most of the time: a reservation commits only while PostgreSQL holds the
+// campaign open (see journal.ts), so a stale "open" can never approve after a close.
+import type { Knex } from 'knex';
+import { campaignKey } from '../roster/hashing.ts';
+import type { CampaignState } from '../campaigns.ts';
+import { LEDGER_LIMITS } from './limits.ts';
+import { withConnection } from './pg.ts';
+
+export interface CampaignInfo {
+  code: string;
+  state: CampaignState;
+  confirmationWindowMs: number;
+  /** The key its identifiers are hashed under. */
+  hashKey: Buffer;
+}
+
+/** Before declining for a closed campaign, re-read if the belief is older than this. */
+const RECHECK_BEFORE_DECLINE_MS = 100;
+
+export class CampaignCache {
+  private byCode = new Map<string, CampaignInfo>();
+  private loadedAt = 0;
+  private refreshing: Promise<void> | null = null;
+  private readonly keys = new Map<string, Buffer>();
+
+  constructor(private readonly db: Knex, private readonly identityKey: string) {}
+
+  /** Campaigns this instance believes open. */
+  open(): CampaignInfo[] {
+    return [...this.byCode.values()].filter((c) => c.state === 'open');
+  }
+
+  get(code: string): CampaignInfo | undefined {
+    return this.byCode.get(code);
+  }
+
+  /** Re-reads every campaign (there are few); concurrent callers share one read. */
+  refresh(deadline = Date.now() + 2_000): Promise<void> {
+    if (!this.refreshing) {
+      this.refreshing = withConnection(this.db, 'campaigns', deadline, (q) =>
+        q.query<{ code: string; state: CampaignState; confirmation_window_ms: number }>(
+          `SELECT code, state, confirmation_window_ms FROM campaigns`,
+        ),
+      )
+        .then((rows) => {
+          const next = new Map<string, CampaignInfo>();
+          for (const r of rows) {
+            let hashKey = this.keys.get(r.code);
+            if (!hashKey) this.keys.set(r.code, (hashKey = campaignKey(this.identityKey, r.code)));
+            next.set(r.code, { code: r.code, state: r.state, confirmationWindowMs: r.confirmation_window_ms, hashKey });
+          }
+          this.byCode = next;
+          this.loadedAt = Date.now();
+        })
+        .finally(() => (this.refreshing = null));
+    }
+    return this.refreshing;
+  }
+
+  /** The campaign DE48 CP names, or the one open now; null when there is none. */
+  async select(cp: string | undefined, deadline: number): Promise<CampaignInfo | null> {
+    if (Date.now() - this.loadedAt > LEDGER_LIMITS.CAMPAIGN_CACHE_MS) await this.refresh(deadline);
+    const pick = () => (cp !== undefined ? this.byCode.get(cp) : this.open()[0]) ?? null;
+    let c = pick();
+    if ((!c || c.state !== 'open') && Date.now() - this.loadedAt > RECHECK_BEFORE_DECLINE_MS) {
+      await this.refresh(deadline);
+      c = pick();
+    }
+    return c;
+  }
+}

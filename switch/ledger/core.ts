@@ -1,0 +1,36 @@
+// What the message handlers (switch/handlers/) use of the ledger. Built once by createLedger (index.ts).
+import type { Knex } from 'knex';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import type { IsoMessage } from '../iso8583/message.ts';
+import type { Bank } from '../banks.ts';
+import type { Batcher } from './batcher.ts';
+import type { CampaignCache } from './campaign-cache.ts';
+import type { KeyLock } from './dedupe.ts';
+import type { GroupCommit } from './group-commit.ts';
+import type { ReadQuery, ReadResult } from './journal.ts';
+import type { RedisRecovery } from './recovery.ts';
+import type { Reservations } from './reservations.ts';
+
+export interface RequestContext {
+  /** The signed-on bank (switch/banks.ts). */
+  bank: Bank;
+  /** The request's raw bytes from the MTI on (MAC included), for the duplicate body hash. */
+  body: Buffer;
+}
+
+export type Handler = (req: IsoMessage, ctx: RequestContext) => Promise<IsoMessage>;
+
+export interface LedgerCore {
+  db: Knex;
+  clock: Clock;
+  logger: Logger;
+  campaigns: CampaignCache;
+  recovery: RedisRecovery;
+  reservations: Reservations;
+  reads: Batcher<ReadQuery, ReadResult>;
+  commits: GroupCommit;
+  keyLock: KeyLock;
+  /** Asks for the settlement of an approved withdrawal when its confirmation window ends (best effort: a sweep backs it). */
+  scheduleSettlement(withdrawalId: string, windowMs: number): void;
+}

@@ -1,0 +1,66 @@
+// partner-interface §6 for every financial request: the same request again (same key, same body) hears the
+// answer stored the first time, the same key with another body hears 94. Inside one process, requests with the
+// same key run one after the other, so a retransmission that overtakes its original waits and then replays it.
+import type { IsoMessage } from '../iso8583/message.ts';
+import { respond, responseMti } from '../handlers/respond.ts';
+import type { LedgerCore } from './core.ts';
+import { beforeDeadline } from './deadline.ts';
+import { findSeen, type SeenKey, type Stored } from './journal.ts';
+import { bodyHash, messageKey, mtiClass } from './messages.ts';
+import { withConnection } from './pg.ts';
+
+export function seenKeyOf(req: IsoMessage, body: Buffer): SeenKey {
+  return { cls: mtiClass(req.mti), key: messageKey(req.fields), hash: bodyHash(body, req) };
+}
+
+/** The stored answer for a retransmission (its own response MTI: a 0221 hears 0230), or 94 for another body. */
+export function replay(stored: Stored, req: IsoMessage, seen: SeenKey): IsoMessage {
+  if (!stored.hash.equals(seen.hash)) return respond(req, 'DUPLICATE');
+  return { mti: responseMti(req.mti), fields: { ...stored.fields } };
+}
+
+/** Runs callers with the same key one at a time, in arrival order. */
+export class KeyLock {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  async run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.tails.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((r) => (done = r));
+    const tail = before.then(() => mine);
+    this.tails.set(key, tail);
+    await before;
+    try {
+      return await fn();
+    } finally {
+      done();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    }
+  }
+}
+
+/** Someone stored this key while we worked: answer what they stored. */
+export async function replayStored(core: LedgerCore, req: IsoMessage, seen: SeenKey, deadline: number): Promise<IsoMessage> {
+  const stored = await withConnection(core.db, 'stored answer', deadline, (q) => findSeen(q, seen));
+  if (!stored) throw new Error('a duplicate without a stored answer');
+  return replay(stored, req, seen);
+}
+
+/**
+ * Stores an answer that changes nothing else (a decline, an inquiry) through the group commit, and gives it.
+ * When it cannot be stored the answer is `unavailable` (91), which is never stored: a retransmission tries again.
+ */
+export async function recordAnswer(
+  core: LedgerCore, req: IsoMessage, seen: SeenKey, answer: IsoMessage, unavailable: IsoMessage, deadline: number,
+): Promise<IsoMessage> {
+  try {
+    const r = await beforeDeadline(
+      core.commits.submit({ op: { kind: 'record', seen, response: answer.fields }, deadline, abandoned: false }), deadline, 'record',
+    );
+    if (r.status === 'duplicate') return await replayStored(core, req, seen, deadline);
+    return r.status === 'abandoned' ? unavailable : answer;
+  } catch (e) {
+    core.logger.warn('answer not stored: 91 instead', { error: (e as Error).message });
+    return unavailable;
+  }
+}

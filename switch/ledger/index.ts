@@ -1,0 +1,178 @@
+// The ledger: what the link calls for every financial request, and what keeps Redis and PostgreSQL in step
+// (epoch checks, rebuilds, settlement and purge jobs). Redis is the fast gate, PostgreSQL the truth.
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+import type { Clock } from '../clock.ts';
+import type { Logger } from '../log.ts';
+import { LIMITS } from '../config.ts';
+import { createRedis } from '../redis.ts';
+import { adviceHandler } from '../handlers/advice.ts';
+import { reversalHandler } from '../handlers/reversal.ts';
+import { withdrawalHandler } from '../handlers/withdrawal.ts';
+import { SettlementJobs } from '../jobs/settlement.ts';
+import { Batcher } from './batcher.ts';
+import { CampaignCache } from './campaign-cache.ts';
+import type { Handler, LedgerCore } from './core.ts';
+import { KeyLock } from './dedupe.ts';
+import { GroupCommit } from './group-commit.ts';
+import { purgeExpired, readBatch, settleDue, type ReadQuery, type ReadResult, type Settled } from './journal.ts';
+import { LEDGER_LIMITS } from './limits.ts';
+import { refreshBeneficiaries } from './opening.ts';
+import { withConnection } from './pg.ts';
+import { RedisRecovery, type RebuildReport } from './recovery.ts';
+import { CAMPAIGNS_CHANNEL, Reservations } from './reservations.ts';
+
+export type { Handler, RequestContext } from './core.ts';
+export { openCampaign, closeCampaign, refreshBeneficiaries } from './opening.ts';
+
+export type FinancialMti = '0200' | '0220' | '0221' | '0420' | '0421';
+
+export interface Ledger {
+  handlers: Record<FinancialMti, Handler>;
+  /** Loads the campaign states, checks Redis against its epoch (rebuilding if needed), starts the jobs. */
+  start(): Promise<void>;
+  /** Finishes the group commits in flight, stops the workers. */
+  stop(): Promise<void>;
+}
+
+export interface LedgerDeps {
+  db: Knex;
+  redis: Redis;
+  /** For the connections the ledger opens itself (pub/sub, BullMQ). */
+  redisUrl: string;
+  clock: Clock;
+  identityKey: string;
+  logger: Logger;
+  /** BullMQ settlement and purge jobs (default on). Scenario tests drive settleDue() themselves. */
+  jobs?: boolean;
+}
+
+/** Settlement, purge and maintenance: what the jobs and the ops tools call. */
+export interface LedgerOps extends Ledger {
+  /** Settles withdrawals whose confirmation window has passed by `now` (one, or all). */
+  settleDue(now: Date, withdrawalId?: string): Promise<Settled[]>;
+  /** Drops stored answers and tombstones older than 48 hours. */
+  purgeExpired(now: Date): Promise<{ seen: number; tombstones: number }>;
+  /** Takes imported or changed beneficiaries into the ledger at once. */
+  refreshBeneficiaries(campaign: string, ids: Array<string | number | bigint>): Promise<void>;
+  /** Rebuilds the campaign's Redis copy from PostgreSQL now (null if another instance is rebuilding it). */
+  rebuild(campaign: string): Promise<RebuildReport | null>;
+  /** Re-reads campaign states and Redis epochs now (what the periodic check does). */
+  check(): Promise<void>;
+  /** Reservations whose commit was in doubt, not yet voided. */
+  inDoubt(): number;
+}
+
+/** Settlement and purge run off the money path; they may take this long per call. */
+const MAINTENANCE_TIMEOUT_MS = 10_000;
+
+export function createLedger(deps: LedgerDeps): LedgerOps {
+  const { db, clock, logger } = deps;
+  const reservations = new Reservations(deps.redis);
+  const recovery = new RedisRecovery({ db, reservations, logger });
+  const campaigns = new CampaignCache(db, deps.identityKey);
+  const commits = new GroupCommit({ db, clock, logger, reservations, recovery });
+  const reads = new Batcher<ReadQuery, ReadResult>(
+    (items) => withConnection(db, 'roster read', Date.now() + LIMITS.STORE_TIMEOUT_MS, (q) => readBatch(q, items)),
+    {
+      name: 'roster reads',
+      maxBatch: LEDGER_LIMITS.READ_MAX_BATCH,
+      maxWaitMs: 0,
+      maxQueue: LEDGER_LIMITS.READ_MAX_QUEUE,
+      concurrency: LEDGER_LIMITS.READ_CONCURRENCY,
+    },
+  );
+
+  async function settle(now: Date, withdrawalId?: string): Promise<Settled[]> {
+    const settled = await settleDue(db, now, withdrawalId ?? null, Date.now() + MAINTENANCE_TIMEOUT_MS);
+    for (const s of settled) {
+      const epoch = recovery.epochOf(s.campaign);
+      if (epoch) await reservations.confirm(s.campaign, s.beneficiaryId, epoch).catch(() => {});
+    }
+    if (settled.length) logger.info('withdrawals settled: confirmation window passed', { count: settled.length });
+    return settled;
+  }
+
+  const jobs =
+    deps.jobs === false
+      ? null
+      : new SettlementJobs({
+          redisUrl: deps.redisUrl,
+          logger,
+          settle: async (id) => (await settle(clock.now(), id)).length,
+          sweep: async () => (await settle(clock.now())).length,
+          purge: () => purgeExpired(db, clock.now(), Date.now() + MAINTENANCE_TIMEOUT_MS),
+        });
+
+  const core: LedgerCore = {
+    db,
+    clock,
+    logger,
+    campaigns,
+    recovery,
+    reservations,
+    reads,
+    commits,
+    keyLock: new KeyLock(),
+    scheduleSettlement(withdrawalId, windowMs) {
+      jobs?.schedule(withdrawalId, windowMs).catch((e) =>
+        logger.warn('settlement job not queued (the sweep will settle it)', { error: (e as Error).message }),
+      );
+    },
+  };
+
+  let subscriber: Redis | null = null;
+  let monitor: NodeJS.Timeout | null = null;
+  let checking: Promise<void> | null = null;
+
+  /** Every open campaign: Redis still holds what was loaded, or it is rebuilt. */
+  function check(): Promise<void> {
+    if (!checking) {
+      checking = (async () => {
+        await campaigns.refresh();
+        for (const c of campaigns.open()) await recovery.ensure(c.code);
+      })()
+        .catch((e) => logger.warn('ledger check failed (retrying)', { error: (e as Error).message }))
+        .finally(() => (checking = null));
+    }
+    return checking;
+  }
+
+  const withdrawal = withdrawalHandler(core);
+  const advice = adviceHandler(core);
+  const reversal = reversalHandler(core);
+
+  return {
+    handlers: { '0200': withdrawal, '0220': advice, '0221': advice, '0420': reversal, '0421': reversal },
+
+    async start() {
+      await check();
+      subscriber = createRedis(deps.redisUrl, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+      subscriber.on('error', () => {}); // reconnects by itself; the periodic check covers the gap
+      subscriber.on('message', () => void check());
+      subscriber.on('ready', () => void check());
+      subscriber.subscribe(CAMPAIGNS_CHANNEL).catch(() => {});
+      monitor = setInterval(() => void check(), LEDGER_LIMITS.EPOCH_CHECK_INTERVAL_MS);
+      monitor.unref();
+      await jobs?.start();
+    },
+
+    async stop() {
+      if (monitor) clearInterval(monitor);
+      monitor = null;
+      await reads.stop();
+      await commits.stop();
+      await jobs?.stop();
+      await checking;
+      subscriber?.disconnect();
+      subscriber = null;
+    },
+
+    settleDue: settle,
+    purgeExpired: (now) => purgeExpired(db, now, Date.now() + MAINTENANCE_TIMEOUT_MS),
+    refreshBeneficiaries: (campaign, ids) => refreshBeneficiaries({ db, redis: deps.redis, clock, logger }, campaign, ids),
+    rebuild: (campaign) => recovery.rebuild(campaign),
+    check,
+    inDoubt: () => commits.inDoubt.size,
+  };
+}

@@ -1,0 +1,546 @@
+// The PostgreSQL side of the ledger: the state table and its transitions, the journal of every change, the
+// answers stored for duplicates, tombstones. Every transition is one transaction that also stores the answer it
+// produced, so "recorded" and "answered" can never disagree. The conditional UPDATEs and the table constraints
+// refuse a second reservation whatever Redis said.
+import type { Knex } from 'knex';
+import type { FieldValues } from '../iso8583/message.ts';
+import { LEDGER_LIMITS } from './limits.ts';
+import { inTransaction, Rollback, withConnection, type Pg } from './pg.ts';
+import { entitlementOutcome, type Payout, type PayoutState, type RosterEntry } from './rules.ts';
+import type { Outcome } from '../handlers/outcomes.ts';
+
+/** A request as §6 identifies it. */
+export interface SeenKey {
+  cls: string;
+  key: string;
+  hash: Buffer;
+}
+
+export interface Stored {
+  hash: Buffer;
+  fields: FieldValues;
+}
+
+/** The message that causes a change, for the history. */
+export interface MessageRef {
+  mti: string;
+  acquirer: string;
+  terminal: string;
+  stan: string;
+  rrn: string;
+}
+
+interface PayoutRow {
+  state: PayoutState;
+  entitled_minor: string;
+  paid_minor: string;
+  reserved_minor: string;
+}
+
+function payoutOf(r: PayoutRow): Payout {
+  return {
+    state: r.state,
+    entitledMinor: Number(r.entitled_minor),
+    paidMinor: Number(r.paid_minor),
+    reservedMinor: Number(r.reserved_minor),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reads for a 0200: stored answer, tombstone and roster entry in one round trip, many requests per round trip.
+
+export interface ReadQuery {
+  seen: SeenKey;
+  campaign: string | null;
+  nhiHash: Buffer | null;
+}
+
+export interface ReadResult {
+  seen: Stored | null;
+  tombstoned: boolean;
+  entry: RosterEntry | null;
+  /** False when the entitlement has no payouts row yet (imported after the campaign was loaded). */
+  payoutStored: boolean;
+}
+
+export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]> {
+  const rows = await q.query<{
+    i: number;
+    seen_hash: Buffer | null;
+    seen_response: FieldValues | null;
+    tombstoned: boolean;
+    beneficiary_id: string | null;
+    superseded: boolean;
+    id_hash: Buffer | null;
+    guardian_hashes: Buffer[] | null;
+    birth_date: string | null;
+    amount_minor: string | null;
+    state: PayoutState | null;
+    entitled_minor: string | null;
+    paid_minor: string | null;
+    reserved_minor: string | null;
+  }>(
+    `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response, (t.msg_key IS NOT NULL) AS tombstoned,
+            b.id::text AS beneficiary_id, (n.superseded_at IS NOT NULL) AS superseded, b.id_hash, b.guardian_hashes,
+            to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
+            p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text
+       FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS q(i, cls, msg_key, campaign, nhi)
+       LEFT JOIN messages_seen s ON s.mti_class = q.cls AND s.msg_key = q.msg_key
+       LEFT JOIN reversal_tombstones t ON t.msg_key = q.msg_key
+       LEFT JOIN nhi_cards n ON n.campaign_code = q.campaign AND n.nhi_hash = q.nhi
+       LEFT JOIN beneficiaries b ON b.id = n.beneficiary_id
+       LEFT JOIN payouts p ON p.beneficiary_id = b.id`,
+    [
+      items.map((_, i) => i),
+      items.map((it) => it.seen.cls),
+      items.map((it) => it.seen.key),
+      items.map((it) => it.campaign),
+      items.map((it) => it.nhiHash),
+    ],
+  );
+  const out: ReadResult[] = items.map(() => ({ seen: null, tombstoned: false, entry: null, payoutStored: false }));
+  for (const r of rows) {
+    const res = out[r.i]!;
+    if (r.seen_hash && r.seen_response) res.seen = { hash: r.seen_hash, fields: r.seen_response };
+    res.tombstoned = r.tombstoned;
+    if (r.beneficiary_id === null) continue;
+    res.payoutStored = r.state !== null;
+    res.entry = {
+      beneficiaryId: r.beneficiary_id,
+      superseded: r.superseded,
+      idHash: r.id_hash!,
+      guardianHashes: r.guardian_hashes ?? [],
+      birthDate: r.birth_date!,
+      payout: r.state
+        ? payoutOf(r as PayoutRow)
+        : { state: 'AVAILABLE', entitledMinor: Number(r.amount_minor), paidMinor: 0, reservedMinor: 0 },
+    };
+  }
+  return out;
+}
+
+export async function findSeen(q: Pg, k: SeenKey): Promise<Stored | null> {
+  const [r] = await q.query<{ body_hash: Buffer; response: FieldValues }>(
+    `SELECT body_hash, response FROM messages_seen WHERE mti_class = $1 AND msg_key = $2`,
+    [k.cls, k.key],
+  );
+  return r ? { hash: r.body_hash, fields: r.response } : null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writes for a 0200, grouped: reservations and stored answers of many requests in one transaction.
+
+export interface RecordOp {
+  kind: 'record';
+  seen: SeenKey;
+  response: FieldValues;
+}
+
+export interface ReserveOp {
+  kind: 'reserve';
+  seen: SeenKey;
+  campaign: string;
+  beneficiaryId: string;
+  amountMinor: number;
+  payoutStored: boolean;
+  msg: MessageRef;
+  /** DE7 of the 0200 */
+  transmitted: string;
+  windowMs: number;
+  approve: FieldValues;
+  decline(outcome: Outcome): FieldValues;
+}
+
+export type WriteOp = RecordOp | ReserveOp;
+
+export type WriteResult =
+  | { status: 'stored'; fields: FieldValues }
+  | { status: 'approved'; withdrawalId: string; fields: FieldValues }
+  | { status: 'refused'; outcome: Outcome; fields: FieldValues }
+  | { status: 'duplicate' };
+
+/**
+ * One transaction for the whole batch. Any failure fails the batch: nobody is approved.
+ * A key another instance stored meanwhile (a retransmission racing itself) undoes the batch, which is run again
+ * without it; that request is told 'duplicate' and answers from the stored response.
+ */
+export async function writeBatch(db: Knex, ops: WriteOp[], now: Date, deadline: number): Promise<WriteResult[]> {
+  const results: (WriteResult | undefined)[] = ops.map(() => undefined);
+  let pending = ops.map((_, i) => i);
+  for (let attempt = 0; attempt < 3 && pending.length > 0; attempt++) {
+    type Attempt = { out: WriteResult[] | null; lost: number[] };
+    const outcome = await inTransaction<Attempt>(db, 'group commit', deadline, async (q) => {
+      const batch = pending.map((i) => ops[i]!);
+      const out = await applyWrites(q, batch, now);
+      const stored = await storeAnswers(q, batch.map((op, j) => ({ seen: op.seen, fields: fieldsOf(out[j]!) })), now);
+      if (stored.size === batch.length) return { out, lost: [] };
+      const lost = pending.filter((i) => !stored.has(ops[i]!.seen.cls + ops[i]!.seen.key));
+      return new Rollback<Attempt>({ out: null, lost });
+    });
+    if (outcome.out) {
+      pending.forEach((i, j) => (results[i] = outcome.out![j]));
+      pending = [];
+    } else {
+      for (const i of outcome.lost) results[i] = { status: 'duplicate' };
+      pending = pending.filter((i) => !outcome.lost.includes(i));
+    }
+  }
+  if (pending.length > 0) throw new Error('group commit kept colliding with concurrent duplicates');
+  return results as WriteResult[];
+}
+
+function fieldsOf(r: WriteResult): FieldValues {
+  if (r.status === 'duplicate') throw new Error('no answer for a duplicate');
+  return r.fields;
+}
+
+async function applyWrites(q: Pg, ops: WriteOp[], now: Date): Promise<WriteResult[]> {
+  const out: (WriteResult | undefined)[] = ops.map((op) => (op.kind === 'record' ? { status: 'stored', fields: op.response } : undefined));
+  const reserves = ops.map((op, i) => ({ op, i })).filter((x): x is { op: ReserveOp; i: number } => x.op.kind === 'reserve');
+  if (reserves.length === 0) return out as WriteResult[];
+
+  const missing = reserves.filter((r) => !r.op.payoutStored).map((r) => r.op.beneficiaryId);
+  if (missing.length) await materializePayouts(q, null, missing, now);
+
+  // The campaign row is share-locked: closing it waits for reservations in flight, and reservations after the
+  // close see it closed. "close stops withdrawals at once" holds in PostgreSQL itself.
+  const open = new Set(
+    (await q.query<{ code: string }>(`SELECT code FROM campaigns WHERE code = ANY($1) AND state = 'open' FOR SHARE`, [
+      [...new Set(reserves.map((r) => r.op.campaign))],
+    ])).map((r) => r.code),
+  );
+  const candidates = reserves.filter((r) => open.has(r.op.campaign));
+  const reserved = new Map<number, string>();
+  if (candidates.length) {
+    const rows = await q.query<{ ord: number; withdrawal_id: string }>(
+      `WITH i AS (
+         SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                              $8::text[], $9::text[], $10::bigint[])
+           AS i(ord, bid, amount, msg_key, acquirer, terminal, stan, transmitted, rrn, window_ms)),
+       r AS (
+         UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $11
+           FROM i
+          WHERE p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
+         RETURNING p.beneficiary_id, p.campaign_code, p.paid_minor, p.reserved_minor),
+       w AS (
+         INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
+                                  amount_minor, state, reserved_at, due_at)
+         SELECT r.campaign_code, r.beneficiary_id, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn,
+                i.amount, 'RESERVED', $11, $11 + i.window_ms * interval '1 millisecond'
+           FROM r JOIN i ON i.bid = r.beneficiary_id
+         RETURNING id, beneficiary_id),
+       h AS (
+         INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
+                                     acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
+         SELECT $11, r.campaign_code, r.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
+                i.acquirer, i.terminal, i.stan, i.rrn, i.amount, r.paid_minor, r.reserved_minor
+           FROM r JOIN i ON i.bid = r.beneficiary_id JOIN w ON w.beneficiary_id = r.beneficiary_id)
+       SELECT i.ord, w.id::text AS withdrawal_id FROM w JOIN i ON i.bid = w.beneficiary_id`,
+      [
+        candidates.map((c) => c.i),
+        candidates.map((c) => c.op.beneficiaryId),
+        candidates.map((c) => c.op.amountMinor),
+        candidates.map((c) => c.op.seen.key),
+        candidates.map((c) => c.op.msg.acquirer),
+        candidates.map((c) => c.op.msg.terminal),
+        candidates.map((c) => c.op.msg.stan),
+        candidates.map((c) => c.op.transmitted),
+        candidates.map((c) => c.op.msg.rrn),
+        candidates.map((c) => c.op.windowMs),
+        now,
+      ],
+    );
+    for (const r of rows) reserved.set(r.ord, r.withdrawal_id);
+  }
+
+  // Refused: the answer comes from what PostgreSQL holds now, in the §7 order.
+  const refused = reserves.filter((r) => !reserved.has(r.i));
+  const states = new Map<string, Payout>();
+  if (refused.length) {
+    const rows = await q.query<PayoutRow & { beneficiary_id: string }>(
+      `SELECT beneficiary_id::text, state, entitled_minor::text, paid_minor::text, reserved_minor::text
+         FROM payouts WHERE beneficiary_id = ANY($1)`,
+      [refused.map((r) => r.op.beneficiaryId)],
+    );
+    for (const r of rows) states.set(r.beneficiary_id, payoutOf(r));
+  }
+  for (const { op, i } of reserves) {
+    const id = reserved.get(i);
+    if (id !== undefined) {
+      out[i] = { status: 'approved', withdrawalId: id, fields: op.approve };
+      continue;
+    }
+    const p = states.get(op.beneficiaryId);
+    // Open campaign and an entitlement that matches, yet refused: another reservation won the row meanwhile.
+    const outcome: Outcome = !open.has(op.campaign) ? 'CAMPAIGN_CLOSED' : (p && entitlementOutcome(p, op.amountMinor)) || 'IN_PROGRESS';
+    out[i] = { status: 'refused', outcome, fields: op.decline(outcome) };
+  }
+  return out as WriteResult[];
+}
+
+/** Inserts the answers; returns the keys (cls+key) that were new. A key already there is left as it is. */
+async function storeAnswers(q: Pg, answers: { seen: SeenKey; fields: FieldValues }[], now: Date): Promise<Set<string>> {
+  const rows = await q.query<{ k: string }>(
+    `INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
+     SELECT cls, msg_key, body_hash, response, $5 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[])
+       AS a(cls, msg_key, body_hash, response)
+     ON CONFLICT DO NOTHING
+     RETURNING mti_class || msg_key AS k`,
+    [
+      answers.map((a) => a.seen.cls),
+      answers.map((a) => a.seen.key),
+      answers.map((a) => a.seen.hash),
+      answers.map((a) => JSON.stringify(a.fields)),
+      now,
+    ],
+  );
+  return new Set(rows.map((r) => r.k));
+}
+
+/**
+ * Payout rows for beneficiaries that have none yet (all of a campaign, or the given ids). An entitlement nobody
+ * has touched follows the roster's amount; one that has been reserved or paid keeps the amount it had.
+ */
+export async function materializePayouts(q: Pg, campaign: string | null, ids: string[] | null, now: Date): Promise<number> {
+  const rows = await q.query<{ n: string }>(
+    `WITH m AS (
+       INSERT INTO payouts (beneficiary_id, campaign_code, entitled_minor, updated_at)
+       SELECT id, campaign_code, amount_minor, $3 FROM beneficiaries
+        WHERE ($1::text IS NULL OR campaign_code = $1) AND ($2::bigint[] IS NULL OR id = ANY($2))
+       ON CONFLICT (beneficiary_id) DO UPDATE SET entitled_minor = EXCLUDED.entitled_minor, updated_at = EXCLUDED.updated_at
+        WHERE payouts.state = 'AVAILABLE' AND payouts.paid_minor = 0 AND payouts.entitled_minor <> EXCLUDED.entitled_minor
+       RETURNING 1)
+     SELECT count(*)::text AS n FROM m`,
+    [campaign, ids, now],
+  );
+  return Number(rows[0]!.n);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Advices: confirmation (0220/0221, or the window passing) and reversal (0420/0421). Each is one transaction.
+
+export interface Settled {
+  withdrawalId: string;
+  campaign: string;
+  beneficiaryId: string;
+}
+
+/** RESERVED → PAID for the given withdrawals that are still RESERVED; returns those it changed. */
+async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
+  if (ids.length === 0) return [];
+  return q.query<Settled>(
+    `WITH w AS (
+       UPDATE withdrawals SET state = 'PAID', dispensed_minor = amount_minor, settled_at = $2
+        WHERE id = ANY($1) AND state = 'RESERVED'
+       RETURNING id, beneficiary_id, campaign_code, amount_minor, acquirer, terminal, rrn),
+     p AS (
+       UPDATE payouts p SET state = 'PAID', paid_minor = p.paid_minor + p.reserved_minor, reserved_minor = 0, updated_at = $2
+         FROM w WHERE p.beneficiary_id = w.beneficiary_id AND p.state = 'RESERVED'
+       RETURNING p.beneficiary_id, p.paid_minor, p.reserved_minor),
+     h AS (
+       INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
+                                   acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
+       SELECT $2, w.campaign_code, w.beneficiary_id, w.id, $3, 'RESERVED', 'PAID', $4, coalesce($5, w.acquirer),
+              coalesce($6, w.terminal), $7, coalesce($8, w.rrn), w.amount_minor, p.paid_minor, p.reserved_minor
+         FROM w JOIN p ON p.beneficiary_id = w.beneficiary_id)
+     SELECT w.id::text AS "withdrawalId", w.campaign_code AS campaign, w.beneficiary_id::text AS "beneficiaryId" FROM w`,
+    [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
+  );
+}
+
+interface WithdrawalRow {
+  id: string;
+  campaign_code: string;
+  beneficiary_id: string;
+  amount_minor: string;
+  state: 'RESERVED' | 'PAID' | 'REVERSED' | 'VOIDED';
+}
+
+async function lockWithdrawal(q: Pg, msgKey: string): Promise<WithdrawalRow | null> {
+  const [w] = await q.query<WithdrawalRow>(
+    `SELECT id::text, campaign_code, beneficiary_id::text, amount_minor::text, state
+       FROM withdrawals WHERE msg_key = $1 ORDER BY id DESC LIMIT 1 FOR UPDATE`,
+    [msgKey],
+  );
+  return w ?? null;
+}
+
+export type AdviceResult<T> = { status: 'stored'; change: T | null } | { status: 'duplicate' };
+
+/** Stores the answer last; a key stored meanwhile by someone else undoes everything (the caller replays it). */
+async function storeOrUndo<T>(q: Pg, seen: SeenKey, fields: FieldValues, change: T | null, now: Date): Promise<AdviceResult<T> | Rollback<AdviceResult<T>>> {
+  const stored = await storeAnswers(q, [{ seen, fields }], now);
+  if (stored.size === 0) return new Rollback({ status: 'duplicate' });
+  return { status: 'stored', change };
+}
+
+/** 0220/0221: the cash was dispensed. Unknown original or already settled: recorded, nothing changes. */
+export async function confirm(
+  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; answer: FieldValues }, now: Date, deadline: number,
+): Promise<AdviceResult<Settled>> {
+  return inTransaction(db, 'confirmation', deadline, async (q) => {
+    const w = await lockWithdrawal(q, a.original);
+    const [changed] = w ? await settle(q, [w.id], 'CONFIRM', a.msg, now) : [];
+    return storeOrUndo(q, a.seen, a.answer, changed ?? null, now);
+  });
+}
+
+export interface Reversed {
+  campaign: string;
+  beneficiaryId: string;
+  amountMinor: number;
+  dispensedMinor: number;
+}
+
+/**
+ * 0420/0421, full (dispensed 0) or partial. RESERVED: what was dispensed becomes paid, the rest re-opens.
+ * PAID (confirmed before): the part not dispensed is taken back from paid. REVERSED or VOIDED: nothing.
+ * Unknown original: a tombstone, so that the original, if it comes late, is declined and reserves nothing.
+ */
+export async function reverse(
+  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; dispensedMinor: number; answer: FieldValues }, now: Date, deadline: number,
+): Promise<AdviceResult<Reversed>> {
+  return inTransaction(db, 'reversal', deadline, async (q) => {
+    const w = await lockWithdrawal(q, a.original);
+    if (!w) {
+      await q.query(
+        `INSERT INTO reversal_tombstones (msg_key, dispensed_minor, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+        [a.original, a.dispensedMinor, now],
+      );
+      return storeOrUndo<Reversed>(q, a.seen, a.answer, null, now);
+    }
+    if (w.state !== 'RESERVED' && w.state !== 'PAID') return storeOrUndo<Reversed>(q, a.seen, a.answer, null, now);
+    const amount = Number(w.amount_minor);
+    const dispensed = Math.min(a.dispensedMinor, amount);
+    const [paidDelta, reservedDelta] = w.state === 'RESERVED' ? [dispensed, amount] : [dispensed - amount, 0];
+    const [p] = await q.query<{ state: PayoutState; paid_minor: string; reserved_minor: string }>(
+      `UPDATE payouts SET paid_minor = paid_minor + $2, reserved_minor = reserved_minor - $3,
+              state = CASE WHEN paid_minor + $2 = entitled_minor THEN 'PAID' ELSE 'AVAILABLE' END, updated_at = $4
+        WHERE beneficiary_id = $1
+       RETURNING state, paid_minor::text, reserved_minor::text`,
+      [w.beneficiary_id, paidDelta, reservedDelta, now],
+    );
+    await q.query(`UPDATE withdrawals SET state = 'REVERSED', dispensed_minor = $2, settled_at = $3 WHERE id = $1`, [w.id, dispensed, now]);
+    await history(q, now, w, 'REVERSE', w.state, p!.state, a.msg, amount - dispensed, p!);
+    return storeOrUndo<Reversed>(
+      q, a.seen, a.answer, { campaign: w.campaign_code, beneficiaryId: w.beneficiary_id, amountMinor: amount, dispensedMinor: dispensed }, now,
+    );
+  });
+}
+
+async function history(
+  q: Pg, now: Date, w: WithdrawalRow, event: string, from: string, to: PayoutState, msg: MessageRef | null, amount: number,
+  after: { paid_minor: string; reserved_minor: string },
+): Promise<void> {
+  await q.query(
+    `INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
+                                 acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
+     SELECT $1, campaign_code, beneficiary_id, id, $2, $3, $4, $5, coalesce($6, acquirer), coalesce($7, terminal), $8,
+            coalesce($9, rrn), $10, $11, $12
+       FROM withdrawals WHERE id = $13`,
+    [now, event, from, to, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null,
+      amount, after.paid_minor, after.reserved_minor, w.id],
+  );
+}
+
+/**
+ * Undoes a reservation whose commit was in doubt while its client was told 91, and stores that 91 as the answer,
+ * so a retransmission hears what was said. Returns true if there was something to undo.
+ */
+export async function voidReservation(
+  db: Knex, a: { seen: SeenKey; beneficiaryId: string; answer: FieldValues }, now: Date, deadline: number,
+): Promise<boolean> {
+  return inTransaction(db, 'void', deadline, async (q) => {
+    // Waits for a commit of that reservation still under way, so "not there" means "never committed".
+    await q.query(`SELECT 1 FROM payouts WHERE beneficiary_id = $1 FOR UPDATE`, [a.beneficiaryId]);
+    const [w] = await q.query<WithdrawalRow>(
+      `SELECT id::text, campaign_code, beneficiary_id::text, amount_minor::text, state FROM withdrawals
+        WHERE msg_key = $1 AND beneficiary_id = $2 AND state = 'RESERVED' FOR UPDATE`,
+      [a.seen.key, a.beneficiaryId],
+    );
+    if (!w) return false;
+    const [p] = await q.query<{ state: PayoutState; paid_minor: string; reserved_minor: string }>(
+      `UPDATE payouts SET state = 'AVAILABLE', reserved_minor = 0, updated_at = $2 WHERE beneficiary_id = $1 AND state = 'RESERVED'
+       RETURNING state, paid_minor::text, reserved_minor::text`,
+      [w.beneficiary_id, now],
+    );
+    await q.query(`UPDATE withdrawals SET state = 'VOIDED', dispensed_minor = 0, settled_at = $2 WHERE id = $1`, [w.id, now]);
+    await history(q, now, w, 'VOID', 'RESERVED', p!.state, null, Number(w.amount_minor), p!);
+    await q.query(`UPDATE messages_seen SET response = $3 WHERE mti_class = $1 AND msg_key = $2`, [
+      a.seen.cls, a.seen.key, JSON.stringify(a.answer),
+    ]);
+    return true;
+  });
+}
+
+/** Settles withdrawals whose confirmation window has passed by `now` (one of them, or all that are due). */
+export async function settleDue(db: Knex, now: Date, withdrawalId: string | null, deadline: number): Promise<Settled[]> {
+  const all: Settled[] = [];
+  for (;;) {
+    const done = await inTransaction(db, 'settlement', deadline, async (q) => {
+      const due = await q.query<{ id: string }>(
+        `SELECT id::text FROM withdrawals WHERE state = 'RESERVED' AND due_at <= $1 AND ($2::bigint IS NULL OR id = $2)
+          ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
+        [now, withdrawalId, LEDGER_LIMITS.SETTLE_BATCH_ROWS],
+      );
+      return settle(q, due.map((d) => d.id), 'SETTLE_WINDOW', null, now);
+    });
+    all.push(...done);
+    if (done.length < LEDGER_LIMITS.SETTLE_BATCH_ROWS) return all;
+  }
+}
+
+/** Deletes stored answers and tombstones older than 48 hours; returns how many rows went. */
+export async function purgeExpired(db: Knex, now: Date, deadline: number): Promise<{ seen: number; tombstones: number }> {
+  const purge = async (table: string, retentionMs: number) => {
+    let total = 0;
+    for (;;) {
+      const n = await withConnection(db, 'purge', deadline, async (q) => {
+        const rows = await q.query<{ n: string }>(
+          `WITH d AS (DELETE FROM ${table} WHERE ctid IN (SELECT ctid FROM ${table} WHERE created_at < $1 LIMIT $2) RETURNING 1)
+           SELECT count(*)::text AS n FROM d`,
+          [new Date(now.getTime() - retentionMs), LEDGER_LIMITS.PURGE_BATCH_ROWS],
+        );
+        return Number(rows[0]!.n);
+      });
+      total += n;
+      if (n < LEDGER_LIMITS.PURGE_BATCH_ROWS) return total;
+    }
+  };
+  return {
+    seen: await purge('messages_seen', LEDGER_LIMITS.SEEN_RETENTION_MS),
+    tombstones: await purge('reversal_tombstones', LEDGER_LIMITS.TOMBSTONE_RETENTION_MS),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What Redis should hold, computed from PostgreSQL: for a rebuild, a refresh, a repair.
+
+export interface RedisRow {
+  id: string;
+  value: number;
+}
+
+const REDIS_VALUE = `CASE p.state WHEN 'AVAILABLE' THEN p.entitled_minor - p.paid_minor WHEN 'PAID' THEN 0
+                      ELSE -floor(extract(epoch FROM p.updated_at))::bigint END`;
+
+/** One page of a campaign's values in beneficiary order, after `afterId`. */
+export async function redisPage(q: Pg, campaign: string, afterId: string, limit: number): Promise<RedisRow[]> {
+  const rows = await q.query<{ id: string; value: string }>(
+    `SELECT p.beneficiary_id::text AS id, (${REDIS_VALUE})::text AS value FROM payouts p
+      WHERE p.campaign_code = $1 AND p.beneficiary_id > $2 ORDER BY p.beneficiary_id LIMIT $3`,
+    [campaign, afterId, limit],
+  );
+  return rows.map((r) => ({ id: r.id, value: Number(r.value) }));
+}
+
+/** The values of every entitlement in the given id ranges [from, to), in beneficiary order. */
+export async function redisRanges(q: Pg, campaign: string, ranges: Array<[number, number]>): Promise<RedisRow[]> {
+  const rows = await q.query<{ id: string; value: string }>(
+    `SELECT p.beneficiary_id::text AS id, (${REDIS_VALUE})::text AS value
+       FROM payouts p JOIN unnest($2::bigint[], $3::bigint[]) AS r(lo, hi) ON p.beneficiary_id >= r.lo AND p.beneficiary_id < r.hi
+      WHERE p.campaign_code = $1 ORDER BY p.beneficiary_id`,
+    [campaign, ranges.map((r) => r[0]), ranges.map((r) => r[1])],
+  );
+  return rows.map((r) => ({ id: r.id, value: Number(r.value) }));
+}

@@ -1,0 +1,48 @@
+// Every bound of the ledger, with its unit. The shared ones (STORE_TIMEOUT_MS …) live in switch/config.ts.
+
+export const LEDGER_LIMITS = {
+  /** Entitlements per Redis hash: well under hash-max-listpack-entries (512) so buckets stay listpacks. */
+  BUCKET_ENTRIES: 256,
+  /** Group commit: a batch closes at this many requests … */
+  GROUP_COMMIT_MAX_BATCH: 256,
+  /** … or this long after its first request arrived. */
+  GROUP_COMMIT_MAX_WAIT_MS: 2,
+  /** Batches in flight at once (each holds one PostgreSQL connection). */
+  GROUP_COMMIT_CONCURRENCY: 4,
+  /** Requests waiting for a batch; beyond it a request is answered 91 at once. */
+  GROUP_COMMIT_MAX_QUEUE: 8_192,
+  /** Roster reads are batched the same way, without waiting for a timer. */
+  READ_MAX_BATCH: 256,
+  READ_CONCURRENCY: 4,
+  READ_MAX_QUEUE: 8_192,
+  /**
+   * A Redis reservation older than this while PostgreSQL says AVAILABLE never reached PostgreSQL
+   * (its process died or its commit failed): another withdrawal may take it over.
+   */
+  RESERVATION_LEASE_MS: 15_000,
+  /** Buckets sent to Redis per pipeline during a rebuild. */
+  REBUILD_PIPELINE_BUCKETS: 128,
+  /** Rows fetched from PostgreSQL per round trip during a rebuild. */
+  REBUILD_FETCH_ROWS: 50_000,
+  /** The rebuild lock expires by itself if its holder dies. */
+  REBUILD_LOCK_MS: 120_000,
+  /** How often each instance checks that Redis still holds what it loaded (a flush or restart is found within it). */
+  EPOCH_CHECK_INTERVAL_MS: 1_000,
+  /** Campaign states are re-read at least this often (pub/sub tells sooner). */
+  CAMPAIGN_CACHE_MS: 1_000,
+  /** partner-interface §6: stored answers and reversal tombstones are kept 48 hours. */
+  SEEN_RETENTION_MS: 48 * 3600_000,
+  TOMBSTONE_RETENTION_MS: 48 * 3600_000,
+  /** Rows deleted per statement by the purge job. */
+  PURGE_BATCH_ROWS: 10_000,
+  /** Withdrawals settled per transaction when the confirmation window has passed. */
+  SETTLE_BATCH_ROWS: 500,
+  /** The settlement sweep that catches windows whose delayed job was lost (e.g. Redis flushed). */
+  SETTLE_SWEEP_INTERVAL_MS: 60_000,
+  PURGE_INTERVAL_MS: 3600_000,
+  /** Commits whose outcome is unknown, waiting to be undone; beyond it the oldest is logged and dropped. */
+  MAX_IN_DOUBT: 10_000,
+  IN_DOUBT_RETRY_MS: 500,
+  /** Reversal and advice transactions, settlement sweeps: statement and lock bound inside PostgreSQL. */
+  TX_STATEMENT_TIMEOUT_MS: 800,
+} as const;

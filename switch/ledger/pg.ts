@@ -1,0 +1,147 @@
+// PostgreSQL on the money path: a connection from knex's pool used directly (arrays as parameters, one
+// round trip per statement), every call bounded by a deadline. A deadline that passes destroys the connection,
+// so an unfinished transaction can never commit later, except when COMMIT was already sent: that is the one
+// case whose outcome is unknown, reported as InDoubtError for the caller to resolve.
+import type { Knex } from 'knex';
+import type pg from 'pg';
+
+export class StoreUnavailable extends Error {
+  constructor(what: string, cause?: unknown) {
+    super(`${what}: ${cause instanceof Error ? cause.message : String(cause ?? 'unavailable')}`);
+  }
+}
+
+/** COMMIT was sent and no answer came back: the transaction may or may not have committed. */
+export class InDoubtError extends StoreUnavailable {}
+
+type Conn = pg.Client & { __knex__disposed?: unknown; connection?: { stream?: { destroy(): void } } };
+
+export interface Pg {
+  query<R = Record<string, unknown>>(sql: string, values?: unknown[]): Promise<R[]>;
+}
+
+function kill(conn: Conn, why: string): void {
+  conn.__knex__disposed = why;
+  try {
+    conn.connection?.stream?.destroy();
+  } catch {
+    /* already gone */
+  }
+}
+
+async function acquire(db: Knex, deadline: number): Promise<Conn> {
+  const client = db.client as { acquireConnection(): Promise<Conn>; releaseConnection(c: Conn): Promise<void> };
+  const pending = client.acquireConnection();
+  const timer = timeout(deadline);
+  try {
+    return await Promise.race([pending, timer.promise]);
+  } catch (e) {
+    // A connection that arrives after we gave up goes straight back to the pool.
+    pending.then((c) => client.releaseConnection(c)).catch(() => {});
+    throw e;
+  } finally {
+    timer.cancel();
+  }
+}
+
+function release(db: Knex, conn: Conn): void {
+  (db.client as { releaseConnection(c: Conn): Promise<void> }).releaseConnection(conn).catch(() => {});
+}
+
+function timeout(deadline: number): { promise: Promise<never>; cancel(): void } {
+  let t: NodeJS.Timeout | undefined;
+  const promise = new Promise<never>((_, reject) => {
+    t = setTimeout(() => reject(new Error('deadline passed')), Math.max(0, deadline - Date.now()));
+  });
+  promise.catch(() => {});
+  return { promise, cancel: () => clearTimeout(t) };
+}
+
+function wrap(conn: Conn): Pg {
+  return {
+    async query<R>(sql: string, values?: unknown[]) {
+      const r = await conn.query(sql, values as unknown[]);
+      return r.rows as R[];
+    },
+  };
+}
+
+/** One connection for `fn`, released after; the whole call ends by `deadline` (ms since the epoch). */
+export async function withConnection<T>(db: Knex, what: string, deadline: number, fn: (q: Pg) => Promise<T>): Promise<T> {
+  let conn: Conn;
+  try {
+    conn = await acquire(db, deadline);
+  } catch (e) {
+    throw new StoreUnavailable(what, e);
+  }
+  const timer = timeout(deadline);
+  try {
+    return await Promise.race([fn(wrap(conn)), timer.promise]);
+  } catch (e) {
+    if (serverError(e)) throw e;
+    kill(conn, `${what} failed`);
+    throw e instanceof StoreUnavailable ? e : new StoreUnavailable(what, e);
+  } finally {
+    timer.cancel();
+    release(db, conn);
+  }
+}
+
+/**
+ * `fn` inside BEGIN … COMMIT with statement and lock timeouts, the whole by `deadline`. `fn` may return
+ * `{ rollback: true, value }` to undo its work and still return a value.
+ */
+export async function inTransaction<T>(
+  db: Knex,
+  what: string,
+  deadline: number,
+  fn: (q: Pg) => Promise<T | Rollback<T>>,
+): Promise<T> {
+  let conn: Conn;
+  try {
+    conn = await acquire(db, deadline);
+  } catch (e) {
+    throw new StoreUnavailable(what, e);
+  }
+  const q = wrap(conn);
+  let commitSent = false;
+  const timer = timeout(deadline);
+  const bound = Math.max(1, Math.min(deadline - Date.now(), 30_000));
+  const work = (async () => {
+    await q.query(`BEGIN; SET LOCAL statement_timeout = ${bound}; SET LOCAL lock_timeout = ${bound}`);
+    const result = await fn(q);
+    if (result instanceof Rollback) {
+      await q.query('ROLLBACK');
+      return result.value;
+    }
+    commitSent = true;
+    await q.query('COMMIT');
+    return result;
+  })();
+  try {
+    return await Promise.race([work, timer.promise]);
+  } catch (e) {
+    work.catch(() => {});
+    if (serverError(e)) {
+      // PostgreSQL answered with an error: nothing committed, and the connection is still good.
+      if (!commitSent) await q.query('ROLLBACK').catch(() => kill(conn, `${what} rollback failed`));
+      throw e;
+    }
+    // Destroying the connection aborts whatever did not commit; only a sent COMMIT leaves doubt.
+    kill(conn, `${what} failed`);
+    if (commitSent) throw new InDoubtError(what, e);
+    throw e instanceof StoreUnavailable ? e : new StoreUnavailable(what, e);
+  } finally {
+    timer.cancel();
+    release(db, conn);
+  }
+}
+
+/** An error PostgreSQL itself reported (it carries a SQLSTATE), as opposed to a lost connection or a timeout. */
+export function serverError(e: unknown): e is Error & { code: string } {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((e as unknown as { code: string }).code);
+}
+
+export class Rollback<T> {
+  constructor(readonly value: T) {}
+}
