@@ -187,6 +187,11 @@ export class BankHost extends EventEmitter {
     }
   }
 
+  /** True once every connection slot has given up reconnecting: the host can no longer reach the switch. */
+  allGaveUp(): boolean {
+    return this.slots.every((s) => s.gaveUp);
+  }
+
   signedOnCount(): number {
     return this.slots.filter((s) => s.conn?.signedOn).length;
   }
