@@ -4,7 +4,6 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = path.join(ROOT, 'node_modules', '.bin', 'tsx');
 
 export interface SwitchProcess {
   child: ChildProcess;
@@ -16,7 +15,8 @@ export interface SwitchProcess {
 }
 
 export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000): Promise<SwitchProcess> {
-  const child = spawn(TSX, [path.join(ROOT, 'switch/main.ts')], {
+  // node itself, with tsx as a loader: the tsx CLI would fork a grandchild that a kill -9 leaves running.
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'switch/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, SWITCH_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
