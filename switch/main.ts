@@ -6,6 +6,8 @@ import { createLogger } from './log.ts';
 import { findActiveBank } from './banks.ts';
 import { LinkServer } from './link/server.ts';
 import { createAdmin } from './admin/server.ts';
+import { createLedger } from './ledger/index.ts';
+import { systemClock } from './clock.ts';
 
 const config = loadConfig();
 const logger = createLogger({ svc: 'switch' });
@@ -15,9 +17,10 @@ const db = createDb(config.databaseUrl, { min: 2, max: 20 });
 const redis = createRedis(config.redisUrl);
 redis.on('error', (e) => logger.warn('redis error', { error: e.message }));
 
+const ledger = createLedger({ db, redis, redisUrl: config.redisUrl, clock: systemClock, identityKey: config.identityKey, logger });
 const link = new LinkServer({
   findBank: (code) => findActiveBank(db, code),
-  handlers: {},
+  handlers: ledger.handlers,
   logger,
 });
 const admin = createAdmin({
@@ -25,6 +28,8 @@ const admin = createAdmin({
   checks: { postgres: () => db.raw('select 1'), redis: () => redis.ping() },
 });
 
+// Redis is checked against PostgreSQL (and rebuilt if it lost anything) before the first request is taken.
+await ledger.start();
 const address = await link.listen(config.switchPort);
 await admin.listen({ port: config.adminPort, host: '0.0.0.0' });
 const adminAddress = admin.server.address();
@@ -45,6 +50,7 @@ async function shutdown(signal: string): Promise<void> {
   }, LIMITS.SHUTDOWN_DRAIN_MS + 5_000);
   hardStop.unref();
   await link.close(LIMITS.SHUTDOWN_DRAIN_MS);
+  await ledger.stop();
   await admin.close();
   redis.disconnect();
   await db.destroy();
