@@ -136,7 +136,8 @@ export class SwitchConnection extends EventEmitter {
 
   /** 0800 DE70 001 with DE32: the connection may carry financial traffic once the switch says 00. */
   async signOn(): Promise<IsoMessage> {
-    const res = await this.request(this.networkMessage(NETWORK_CODE.SIGN_ON));
+    const timeout_ms = Math.max(this.options.request_timeout_ms, this.options.connect_timeout_ms);
+    const res = await this.request(this.networkMessage(NETWORK_CODE.SIGN_ON), timeout_ms);
     if (res.fields[39] !== '00') throw new SignOnRefusedError(`sign-on refused by the switch: 39=${res.fields[39] ?? 'none'}`);
     if (this.state === 'connected') this.state = 'signed_on';
     return res;

@@ -99,8 +99,13 @@ export class AdviceForwarder {
   private async sendOne(entry: SafEntry, p: Progress): Promise<void> {
     const isRepeat = entry.fromDisk || p.sentBefore;
     if (isRepeat && p.repeatsUsed >= this.options.max_repeats) {
-      p.repeatsUsed = 0; // a fresh budget if an operator puts it back in line
-      await this.flag(entry, `no 39=00 after ${this.options.max_repeats} repeats`);
+      p.inFlight = true; // until the flag is on disk, no tick may pick it up again
+      try {
+        await this.flag(entry, `no 39=00 after ${this.options.max_repeats} repeats`);
+      } finally {
+        p.repeatsUsed = 0; // a fresh budget if an operator puts it back in line
+        p.inFlight = false;
+      }
       return;
     }
     p.inFlight = true;

@@ -32,7 +32,11 @@ export interface BankHostOptions {
   /** Store-and-forward queue file; survives restarts. */
   queueFile: string;
   connections?: number;
+  /** A 0200's wait for its 0210; past it the withdrawal is reversed (68). */
   request_timeout_ms?: number;
+  /** An advice's wait for its 0230/0430; past it the advice is repeated later. */
+  advice_timeout_ms?: number;
+  /** TCP connect, and the sign-on answer. */
   connect_timeout_ms?: number;
   echo_interval_ms?: number;
   max_missed_echoes?: number;
@@ -57,6 +61,7 @@ export interface BankHostOptions {
 export const BANK_HOST_DEFAULTS = {
   connections: 1,
   request_timeout_ms: 15_000,
+  advice_timeout_ms: 15_000,
   connect_timeout_ms: 5_000,
   echo_interval_ms: 60_000,
   max_missed_echoes: 3,
@@ -416,7 +421,7 @@ export class BankHost extends EventEmitter {
   private async sendAdvice(msg: IsoMessage): Promise<IsoMessage> {
     const conn = this.pick();
     if (!conn) throw new NotSentError('no signed-on connection to the switch');
-    return conn.request(msg, this.o.request_timeout_ms);
+    return conn.request(msg, this.o.advice_timeout_ms);
   }
 
   private connectionOptions(): ConnectionOptions {

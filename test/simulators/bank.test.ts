@@ -60,7 +60,9 @@ test('holds as many connections as asked, each signed on', async (t) => {
 
 test('a sign-on the switch refuses leaves the link down, and requests get 91 without being sent', async (t) => {
   const sw = await scripted({ on0800: (m) => ({ ...respond(m, 'APPROVED'), fields: { ...respond(m, 'APPROVED').fields, 39: '58' } }) });
-  const h = await host(sw, { reconnect_max_attempts: 1 });
+  const h = await BankHost.open(hostOptions(sw, tmp.dir, { reconnect_max_attempts: 1 }));
+  cleanups.push(() => h.close(0));
+  t.is(await h.start(), 0);
   t.is(h.signedOnCount(), 0);
   const auth = await h.authorize({ processing: 'withdrawal', amountTwd: 6000, nhi: ADULT.nhi, claimantId: ADULT.claimantId, terminalId: 'ATM00001' });
   t.is(auth.rc, '91');
@@ -314,7 +316,7 @@ test('a 39=91 answer keeps the advice queued and it repeats as 0221 until 00', a
 
 test('after max_repeats unanswered repeats the advice stays queued, flagged for attention, and shows in the status line', async (t) => {
   const sw = await scripted({ onAdvice: () => null });
-  const h = await host(sw, { request_timeout_ms: 30, max_repeats: 2, repeat_interval_ms: 10 });
+  const h = await host(sw, { advice_timeout_ms: 30, max_repeats: 2, repeat_interval_ms: 10 });
   const { terminal } = terminalFor(h);
   await terminal.withdraw(ADULT, { amountTwd: 6000, outcome: 'none' });
   const until = Date.now() + 2_000;
@@ -328,9 +330,10 @@ test('after max_repeats unanswered repeats the advice stays queued, flagged for 
 test('store and forward survives a restart: a new BankHost on the same queue file resends as 0221/0421 and the queue drains', async (t) => {
   let acknowledge = false;
   const sw = await scripted({ onAdvice: (m) => (acknowledge ? respond(m, 'APPROVED') : null) });
-  const options = hostOptions(sw, tmp.dir, { request_timeout_ms: 50, repeat_interval_ms: 20 });
+  const options = hostOptions(sw, tmp.dir, { advice_timeout_ms: 50, repeat_interval_ms: 20 });
   const first = await BankHost.open(options);
   await first.start();
+  await first.ready(5_000);
   const { terminal } = terminalFor(first);
   await terminal.withdraw(ADULT, { amountTwd: 6000, outcome: 'full' });
   await terminal.withdraw(ADULT, { amountTwd: 6000, outcome: 'partial', partialTwd: 1000 });
@@ -344,7 +347,7 @@ test('store and forward survives a restart: a new BankHost on the same queue fil
   cleanups.push(() => second.close(0));
   t.is(second.queueDepth(), 2);
   await second.start();
-  t.true(await second.drainQueue(2_000));
+  t.true(await second.drainQueue(5_000));
   const c = await sw.waitFor((m) => m.mti === '0221');
   const r = await sw.waitFor((m) => m.mti === '0421');
   t.deepEqual(c.fields, sent.c.fields);
@@ -358,7 +361,7 @@ test('store and forward survives a restart: a new BankHost on the same queue fil
 test('signs every message with the MAC key and drops a switch response whose MAC is wrong', async (t) => {
   const key = Buffer.from('2b7e151628aed2a6abf7158809cf4f3c', 'hex');
   const sw = await scripted({ macKey: key });
-  const h = await host(sw, { macKey: key, request_timeout_ms: 150 });
+  const h = await host(sw, { macKey: key });
   const auth = await h.authorize({ processing: 'withdrawal', amountTwd: 6000, nhi: ADULT.nhi, claimantId: ADULT.claimantId, terminalId: 'ATM00001' });
   t.is(auth.rc, '00');
   t.true(sw.macResults.length >= 2);

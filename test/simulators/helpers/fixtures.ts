@@ -22,7 +22,8 @@ export function hostOptions(sw: ScriptedSwitch, dir: string, extra: Partial<Bank
     bankCode: '004',
     queueFile: join(dir, `queue-${process.pid}-${n++}.jsonl`),
     logger: silentLogger,
-    request_timeout_ms: 400,
+    request_timeout_ms: 2_000,
+    advice_timeout_ms: 400,
     repeat_interval_ms: 30,
     reconnect_base_delay_ms: 10,
     reconnect_max_delay_ms: 40,
@@ -34,6 +35,7 @@ export function hostOptions(sw: ScriptedSwitch, dir: string, extra: Partial<Bank
 export async function startedHost(sw: ScriptedSwitch, dir: string, extra: Partial<BankHostOptions> = {}): Promise<BankHost> {
   const host = await BankHost.open(hostOptions(sw, dir, extra));
   await host.start();
+  await host.ready(5_000);
   return host;
 }
 
