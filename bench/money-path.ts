@@ -1,0 +1,156 @@
+// The money path under load, against the ceiling of this machine. In one run it prints:
+//  - roster import rows/s (a synthetic roster of --roster people, 1,000,000 by default);
+//  - Redis bytes per entitlement, the time to load (open) and to rebuild Redis from PostgreSQL;
+//  - a trivial echo server's round trips/s with the same framing, connections and requests in flight;
+//  - the switch's durable approvals/s through the whole path (decode, rules, Redis, PostgreSQL group commit, encode),
+//    with p50/p99/max latency, and the ratio to the echo rate;
+//  - latency at half the maximum rate.
+//   npm run bench -- [--roster 1000000] [--connections 100] [--in-flight 4] [--duration-s 10]
+// Uses its own fresh database and Redis logical DB, and drops them after.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freshDatabase, freshRedis } from '../test/helpers/services.ts';
+import { startSwitch } from '../test/helpers/switch-process.ts';
+import { addBank } from '../switch/banks.ts';
+import { createCampaign } from '../switch/campaigns.ts';
+import { importRoster } from '../switch/roster/import.ts';
+import { syntheticRoster, type SyntheticPerson } from '../switch/roster/synthetic.ts';
+import { DEV_IDENTITY_KEY } from '../switch/config.ts';
+import { openCampaign } from '../switch/ledger/opening.ts';
+import { createLedger } from '../switch/ledger/index.ts';
+import { createRedis } from '../switch/redis.ts';
+import { systemClock } from '../switch/clock.ts';
+import { silentLogger } from '../switch/log.ts';
+import { buildTlv } from '../switch/iso8583/de48.ts';
+import type { IsoMessage } from '../switch/iso8583/message.ts';
+import { drive, type DriveResult } from './lib/driver.ts';
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
+  return v;
+}
+
+const ROSTER = arg('roster', 1_000_000);
+const CONNECTIONS = arg('connections', 100);
+const IN_FLIGHT = arg('in-flight', 4);
+const DURATION_MS = arg('duration-s', 10) * 1000;
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const ms = (n: number) => `${n.toFixed(2)} ms`;
+
+const now = new Date();
+const taipei = new Date(now.getTime() + 8 * 3600_000);
+const p2 = (n: number) => String(n).padStart(2, '0');
+const DE13 = p2(taipei.getUTCMonth() + 1) + p2(taipei.getUTCDate());
+const DE7 = p2(now.getUTCMonth() + 1) + p2(now.getUTCDate()) + p2(now.getUTCHours()) + p2(now.getUTCMinutes()) + p2(now.getUTCSeconds());
+const ageYears = (birth: string) => (now.getTime() - Date.parse(birth)) / (365.25 * 86_400_000);
+
+/** A withdrawal as an ATM would send it for this person: a guardian collects for a child under 13 when one is registered. */
+function withdrawalFor(p: SyntheticPerson, terminal: string, stan: string): IsoMessage {
+  const claimant = ageYears(p.birthDate) < 13 && p.guardianIds.length ? p.guardianIds[0]! : p.idNo;
+  return {
+    mti: '0200',
+    fields: {
+      3: '010000', 4: '000000600000', 7: DE7, 11: stan, 12: '120000', 13: DE13, 32: '004',
+      37: (terminal + stan).slice(-12).padStart(12, '0'), 41: terminal, 48: buildTlv([['NH', p.nhiCardNo], ['ID', claimant]]), 49: '901',
+    },
+  };
+}
+
+const signOn = (): IsoMessage[] => [{ mti: '0800', fields: { 7: DE7, 11: '000001', 32: '004', 70: '001' } }];
+
+function line(label: string, r: DriveResult): string {
+  const l = r.latencyMs;
+  return `${label}: ${fmt(r.perSecond)}/s (${fmt(r.answered)} answered in ${(r.elapsedMs / 1000).toFixed(1)} s; p50 ${ms(l.p50)}, p99 ${ms(l.p99)}, max ${ms(l.max)}; codes ${JSON.stringify(r.codes)})`;
+}
+
+async function startEcho(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench/lib/echo-main.ts')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+  return { port: JSON.parse(chunk.toString()).port, child };
+}
+
+const tdb = await freshDatabase();
+const tredis = await freshRedis();
+const file = path.join(os.tmpdir(), `money-path-roster-${process.pid}.csv`);
+const children: ChildProcess[] = [];
+try {
+  console.log(`money path benchmark: roster ${fmt(ROSTER)}, ${CONNECTIONS} connections x ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per phase, ${os.cpus().length} cores`);
+  const roster = syntheticRoster({ seed: 8583, count: ROSTER, today: now.toISOString().slice(0, 10) });
+  const out = createWriteStream(file);
+  for (const chunk of roster.csv()) if (!out.write(chunk)) await once(out, 'drain');
+  out.end();
+  await once(out, 'finish');
+
+  await addBank(tdb.db, '004', 'Bench Bank');
+  await createCampaign(tdb.db, { code: 'BENCH' });
+  let t = performance.now();
+  const imported = await importRoster(tdb.db, 'BENCH', createReadStream(file, { highWaterMark: 1 << 20 }), { identityKey: DEV_IDENTITY_KEY });
+  const importS = (performance.now() - t) / 1000;
+  console.log(`roster import: ${fmt(imported.rows / importS)} rows/s (${fmt(imported.rows)} rows, ${fmt(imported.rejected)} rejected, ${importS.toFixed(1)} s)`);
+
+  const control = createRedis(tredis.url, { commandTimeout: 60_000, enableOfflineQueue: true });
+  const memBefore = Number(/used_memory:(\d+)/.exec(await control.info('memory'))![1]);
+  t = performance.now();
+  const opened = await openCampaign({ db: tdb.db, redis: control, clock: systemClock, logger: silentLogger }, 'BENCH');
+  const openS = (performance.now() - t) / 1000;
+  const memAfter = Number(/used_memory:(\d+)/.exec(await control.info('memory'))![1]);
+  console.log(`campaign open (payouts + Redis load): ${openS.toFixed(1)} s for ${fmt(opened.entitlements)} entitlements`);
+  console.log(`Redis memory: ${((memAfter - memBefore) / opened.entitlements).toFixed(1)} bytes per entitlement (used_memory delta)`);
+
+  await control.flushdb();
+  const ledger = createLedger({ db: tdb.db, redis: control, redisUrl: tredis.url, clock: systemClock, identityKey: DEV_IDENTITY_KEY, logger: silentLogger, jobs: false });
+  t = performance.now();
+  await ledger.rebuild('BENCH');
+  console.log(`Redis rebuild from PostgreSQL after FLUSHDB: ${((performance.now() - t) / 1000).toFixed(1)} s for ${fmt(opened.entitlements)} entitlements`);
+  control.disconnect();
+
+  // The ceiling: same client, same framing, same connections and requests in flight, a server that does nothing.
+  const echo = await startEcho();
+  children.push(echo.child);
+  const echoRun = await drive({
+    port: echo.port, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS,
+    next: (c, seq) => withdrawalFor(roster.personAt((c * 7919 + seq) % ROSTER), `E${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0')),
+  });
+  echo.child.kill('SIGTERM');
+  console.log(line('echo server round trips', echoRun));
+
+  const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' });
+  children.push(sw.child);
+  let nextPerson = 0;
+  const phase = (label: string, rate?: number) =>
+    drive({
+      port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
+      next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), `${label}${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0'))),
+    });
+  const max = await phase('M');
+  console.log(line('switch, durable approvals at full load', max));
+  const approvals = max.codes['00'] ?? 0;
+  const approvalRate = (approvals / max.elapsedMs) * 1000;
+  console.log(`approvals/s ${fmt(approvalRate)} = ${((approvalRate / echoRun.perSecond) * 100).toFixed(1)} % of the echo rate (target >= 15 %)`);
+  const half = await phase('H', approvalRate / 2);
+  console.log(line(`switch at half the maximum rate (${fmt(approvalRate / 2)}/s offered)`, half));
+  console.log(`p99 at half rate: ${ms(half.latencyMs.p99)} (target <= 10 ms)`);
+  const [{ n }] = await tdb.db('withdrawals').count<{ n: string }[]>('* as n');
+  const seenApprovals = approvals + (half.codes['00'] ?? 0);
+  const states = await tdb.db('withdrawals').select('state').count('* as n').groupBy('state');
+  const standing = states.filter((r) => r.state !== 'VOIDED').reduce((a, r) => a + Number(r.n), 0);
+  console.log(
+    `PostgreSQL withdrawals standing ${fmt(standing)} vs approvals the clients saw ${fmt(seenApprovals)}: ${standing === seenApprovals ? 'equal' : 'DIFFERENT'} ` +
+      `(by state: ${states.map((r) => `${r.state} ${r.n}`).join(', ')}; all rows ${n})`,
+  );
+  await ledger.stop();
+  await sw.stop('SIGTERM');
+} finally {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(file, { force: true });
+  await tredis.release();
+  await tdb.drop();
+}
