@@ -3,6 +3,7 @@ import { loadConfig } from './config.ts';
 import { createDb, migrate } from './db.ts';
 import { addBank, listBanks, parseMacKey, removeBank } from './banks.ts';
 import type { Knex } from 'knex';
+import { campaignCommands } from './ctl/campaign.ts';
 
 export class UsageError extends Error {}
 
@@ -62,6 +63,7 @@ const commands: Record<string, Command> = {
 export function registerCommands(more: Record<string, Command>): void {
   Object.assign(commands, more);
 }
+registerCommands(campaignCommands);
 
 export async function runCtl(argv: string[], ctx: CtlContext): Promise<void> {
   for (const words of [2, 1]) {

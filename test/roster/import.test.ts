@@ -1,0 +1,295 @@
+import test from 'ava';
+import { Readable } from 'node:stream';
+import { freshDatabase, type TestDatabase } from '../helpers/services.ts';
+import { ManualClock } from '../../switch/clock.ts';
+import { campaignHashKey, createCampaign } from '../../switch/campaigns.ts';
+import { hashIdentifier } from '../../switch/roster/hashing.ts';
+import { changedBeneficiaryIds, importRoster, ChangeHandlerError, RosterFileError, type ImportOptions } from '../../switch/roster/import.ts';
+import { entriesByIds, lookupCard, rosterCards } from '../../switch/roster/store.ts';
+import { syntheticRoster } from '../../switch/roster/synthetic.ts';
+
+const KEY = 'test-identity-key';
+const HEADER = 'nhi_card_no,id_no,birth_date,guardian_ids';
+const clock = new ManualClock('2026-12-03T02:00:00Z');
+let tdb: TestDatabase;
+let n = 0;
+
+test.before(async () => {
+  tdb = await freshDatabase();
+});
+test.after.always(async () => {
+  await tdb?.drop();
+});
+
+/** A campaign of its own for each test, so tests run concurrently. */
+async function campaign(amountTwd?: number): Promise<string> {
+  const code = `C${++n}`;
+  await createCampaign(tdb.db, { code, amountTwd });
+  return code;
+}
+
+function load(code: string, lines: string[], opts: Partial<ImportOptions> = {}) {
+  return importRoster(tdb.db, code, Readable.from([lines.join('\n') + '\n']), { identityKey: KEY, clock, ...opts });
+}
+
+const hashId = (code: string, id: string) => hashIdentifier(campaignHashKey(KEY, code), 'id', id);
+const hashNhi = (code: string, nhi: string) => hashIdentifier(campaignHashKey(KEY, code), 'nhi', nhi);
+
+async function snapshot(code: string) {
+  const b = await tdb.db('beneficiaries').where({ campaign_code: code }).orderBy('id')
+    .select('id', 'id_hash', tdb.db.raw('birth_date::text'), 'amount_minor', 'guardian_hashes', 'updated_at');
+  const c = await tdb.db('nhi_cards').where({ campaign_code: code }).orderBy('nhi_hash');
+  return { b, c };
+}
+
+const EXAMPLE = [HEADER, '000012345678,A123456789,1980-05-01,', '000012345679,B223456782,2019-02-11,A123456789;F131104093'];
+
+test('loads the operations.md example: hashes of the ID, the card and the guardians, the campaign amount', async (t) => {
+  const code = await campaign();
+  const s = await load(code, EXAMPLE);
+  t.like(s, { rows: 2, accepted: 2, new: 2, updated: 0, unchanged: 0, rejected: 0, rejections: [] });
+  const child = await lookupCard(tdb.db, code, hashNhi(code, '000012345679'));
+  if (child.status !== 'current') return t.fail(child.status);
+  t.deepEqual(child.entry.idHash, hashId(code, 'B223456782'));
+  t.is(child.entry.birthDate, '2019-02-11');
+  t.is(child.entry.amountMinor, 600_000);
+  t.deepEqual(
+    child.entry.guardianHashes.map((h) => h.toString('hex')).sort(),
+    [hashId(code, 'A123456789'), hashId(code, 'F131104093')].map((h) => h.toString('hex')).sort(),
+  );
+  t.deepEqual(child.entry.nhiHash, hashNhi(code, '000012345679'));
+  t.is((await lookupCard(tdb.db, code, hashNhi(code, '000099999999'))).status, 'unknown');
+});
+
+test('bad rows are rejected with their line numbers and reasons, and the other rows load', async (t) => {
+  const code = await campaign();
+  const s = await load(code, [
+    HEADER,
+    '000000000001,A123456789,1980-05-01,', // line 2 ok
+    '000000000002,A123456788,1980-05-01,', // 3 check digit
+    '', // 4 blank: skipped
+    '00000000003,B223456782,1980-05-01,', // 5 nhi
+    '000000000004,B223456782,2031-01-01,', // 6 future
+    '000000000005,B223456782,2019-02-11,B223456782', // 7 own guardian
+    '000000000006,B223456782,2019-02-11,A123456789', // 8 ok
+    '000000000007,F131104093,1990-01-01', // 9 fields
+    '000000000008,"F131104093,1990-01-01,', // 10 quoting
+  ]);
+  t.like(s, { rows: 8, accepted: 2, new: 2, rejected: 6 });
+  t.deepEqual(s.rejections, [
+    { line: 3, reason: 'id_no check digit is wrong' },
+    { line: 5, reason: 'nhi_card_no must be 12 digits' },
+    { line: 6, reason: 'birth_date is in the future' },
+    { line: 7, reason: "guardian_ids #1 is the beneficiary's own id_no" },
+    { line: 9, reason: 'has 3 fields, the header has 4' },
+    { line: 10, reason: 'quoting is broken' },
+  ]);
+  t.is((await lookupCard(tdb.db, code, hashNhi(code, '000000000006'))).status, 'current');
+});
+
+test('importing the same file twice changes nothing', async (t) => {
+  const code = await campaign();
+  const file = [
+    `${HEADER},amount`,
+    '000012345678,A123456789,1980-05-01,,',
+    '000012345679,B223456782,2019-02-11,A123456789;F131104093,',
+    '000012345670,F131104093,1975-07-07,,7000',
+    '000012345671,A123456788,1975-07-07,,',
+  ];
+  const first = await load(code, file);
+  t.like(first, { new: 3, rejected: 1 });
+  const before = await snapshot(code);
+  const again = await load(code, file);
+  t.like(again, { rows: 4, accepted: 3, new: 0, updated: 0, unchanged: 3, rejected: 1 });
+  t.deepEqual(await snapshot(code), before);
+  t.is(before.b.length, 3);
+  t.is(before.c.length, 3);
+});
+
+test('the same guardians in another order are unchanged; a changed birth date, guardian or amount updates the row', async (t) => {
+  const code = await campaign();
+  await load(code, [`${HEADER},amount`, '000012345679,B223456782,2019-02-11,A123456789;F131104093,']);
+  const reordered = await load(code, [`${HEADER},amount`, '000012345679,B223456782,2019-02-11,F131104093;A123456789,']);
+  t.like(reordered, { unchanged: 1, updated: 0 });
+
+  const s = await load(code, [`${HEADER},amount`, '000012345679,B223456782,2019-03-11,F131104093,8000']);
+  t.like(s, { new: 0, updated: 1, unchanged: 0 });
+  const r = await lookupCard(tdb.db, code, hashNhi(code, '000012345679'));
+  if (r.status !== 'current') return t.fail(r.status);
+  t.is(r.entry.birthDate, '2019-03-11');
+  t.is(r.entry.amountMinor, 800_000);
+  t.deepEqual(r.entry.guardianHashes, [hashId(code, 'F131104093')]);
+});
+
+test('a new card for the same id_no supersedes the old card, which stays known as superseded', async (t) => {
+  const code = await campaign();
+  await load(code, EXAMPLE);
+  const s = await load(code, [HEADER, '000077777777,A123456789,1980-05-01,']);
+  t.like(s, { updated: 1, new: 0, rejected: 0 });
+  const old = await lookupCard(tdb.db, code, hashNhi(code, '000012345678'));
+  const cur = await lookupCard(tdb.db, code, hashNhi(code, '000077777777'));
+  t.is(old.status, 'superseded');
+  t.is(cur.status, 'current');
+  if (old.status === 'unknown' || cur.status === 'unknown') return;
+  t.is(old.entry.beneficiaryId, cur.entry.beneficiaryId);
+  t.deepEqual(old.entry.nhiHash, hashNhi(code, '000077777777'), 'the entry names the current card');
+  const cards = await tdb.db('nhi_cards').where({ campaign_code: code, beneficiary_id: cur.entry.beneficiaryId });
+  t.is(cards.length, 2);
+  t.is(cards.filter((c) => c.superseded_at === null).length, 1);
+
+  // The old card again is refused: a replaced card is not brought back.
+  const back = await load(code, [HEADER, '000012345678,A123456789,1980-05-01,']);
+  t.like(back, { accepted: 0, rejected: 1 });
+  t.deepEqual(back.rejections, [{ line: 2, reason: "nhi_card_no is this person's old card, replaced by a newer one" }]);
+  t.is((await lookupCard(tdb.db, code, hashNhi(code, '000077777777'))).status, 'current');
+});
+
+test("a card that belongs to another person in the campaign is rejected, current or superseded", async (t) => {
+  const code = await campaign();
+  await load(code, EXAMPLE);
+  await load(code, [HEADER, '000012340000,B223456782,2019-02-11,A123456789;F131104093']); // B's old card 000012345679
+  const s = await load(code, [
+    HEADER,
+    '000012345678,F131104093,1975-07-07,', // A's current card
+    '000012345679,Y144766850,1975-07-07,', // B's superseded card
+    '000055555555,I215752650,1975-07-07,',
+  ]);
+  t.like(s, { accepted: 1, new: 1, rejected: 2 });
+  t.deepEqual(s.rejections, [
+    { line: 2, reason: 'nhi_card_no belongs to another person in the campaign' },
+    { line: 3, reason: 'nhi_card_no belongs to another person in the campaign' },
+  ]);
+});
+
+test('a repeated id_no or NHI number within the file is rejected at every occurrence after the first', async (t) => {
+  const code = await campaign();
+  const s = await load(code, [
+    HEADER,
+    '000000000001,A123456789,1980-05-01,',
+    '000000000002,B223456782,1980-05-01,',
+    '000000000003,A123456789,1980-05-01,', // id of line 2
+    '000000000002,F131104093,1980-05-01,', // card of line 3
+    '000000000004,F131104093,1980-05-01,', // id of line 5, itself rejected: the file lists this person twice
+    '000000000003,Y144766850,1980-05-01,', // card of line 4, which was rejected
+  ]);
+  t.like(s, { accepted: 2, rejected: 4 });
+  t.deepEqual(s.rejections, [
+    { line: 4, reason: 'id_no appears on an earlier line (line 2)' },
+    { line: 5, reason: 'nhi_card_no appears on an earlier line (line 3)' },
+    { line: 6, reason: 'id_no appears on an earlier line (line 5)' },
+    { line: 7, reason: 'nhi_card_no appears on an earlier line (line 4)' },
+  ]);
+  t.is((await lookupCard(tdb.db, code, hashNhi(code, '000000000003'))).status, 'unknown');
+});
+
+test('no identifier is stored in clear: not in the roster tables, the card table or the import log', async (t) => {
+  const code = await campaign();
+  const roster = syntheticRoster({ seed: 5, count: 300 });
+  const people = [...roster.people()];
+  const s = await importRoster(tdb.db, code, Readable.from(roster.csv(100)), { identityKey: KEY, clock });
+  t.is(s.new, 300);
+  const forms = (v: string) => [v, Buffer.from(v).toString('hex'), Buffer.from(v).toString('base64')];
+  const secrets = new Set(people.flatMap((p) => [p.idNo, p.nhiCardNo, ...p.guardianIds]).flatMap(forms));
+  t.true(people.some((p) => p.guardianIds.length > 0));
+  for (const table of ['beneficiaries', 'nhi_cards', 'roster_imports']) {
+    const { rows } = await tdb.db.raw(`SELECT t::text AS row FROM ${table} t`);
+    t.true(rows.length > 0);
+    const text = rows.map((r: { row: string }) => r.row).join('\n');
+    const found = [...secrets].filter((v) => text.includes(v));
+    t.deepEqual(found, [], table);
+  }
+});
+
+test('refuses a whole file whose header is wrong, and loads nothing', async (t) => {
+  const code = await campaign();
+  await t.throwsAsync(load(code, ['nhi_card_no,id_no,birth_date', '000012345678,A123456789,1980-05-01']), {
+    instanceOf: RosterFileError,
+    message: 'line 1: missing column guardian_ids (expected nhi_card_no, id_no, birth_date, guardian_ids[, amount])',
+  });
+  await t.throwsAsync(importRoster(tdb.db, code, Readable.from(['']), { identityKey: KEY }), { message: /file is empty/ });
+  t.is((await tdb.db('beneficiaries').where({ campaign_code: code })).length, 0);
+  t.is((await tdb.db('roster_imports').where({ campaign_code: code })).length, 0);
+});
+
+test('an unknown or purged campaign is refused; an open one takes the import', async (t) => {
+  await t.throwsAsync(load('NOPE', EXAMPLE), { message: 'no campaign "NOPE"' });
+  const purged = await campaign();
+  await tdb.db('campaigns').where({ code: purged }).update({ state: 'purged' });
+  await t.throwsAsync(load(purged, EXAMPLE), { message: `campaign ${purged} is purged: its roster can no longer be changed` });
+
+  const open = await campaign();
+  await tdb.db('campaigns').where({ code: open }).update({ state: 'open' }); // the only test here that opens one
+  const seen: number[][] = [];
+  const s = await load(open, EXAMPLE, { onChanged: (c, ids) => void seen.push(ids) });
+  t.is(s.new, 2);
+  t.is(seen.flat().length, 2);
+});
+
+test('after commit, onChanged gets the ids inserted or changed, and nothing for an unchanged file', async (t) => {
+  const code = await campaign();
+  const calls: Array<{ code: string; ids: number[] }> = [];
+  const onChanged: ImportOptions['onChanged'] = async (c, ids) => {
+    // Called after commit: another connection already sees the rows.
+    t.is((await entriesByIds(tdb.db, ids)).length, ids.length);
+    calls.push({ code: c.code, ids });
+  };
+  const first = await load(code, EXAMPLE, { onChanged });
+  t.is(calls.length, 1);
+  t.is(calls[0]!.code, code);
+  t.is(calls[0]!.ids.length, 2);
+
+  await load(code, EXAMPLE, { onChanged });
+  t.is(calls.length, 1, 'unchanged: no call');
+
+  const changed = await load(code, [...EXAMPLE.slice(0, 2), '000012345679,B223456782,2019-02-12,A123456789;F131104093', '000012345673,F131104093,1970-01-01,'], { onChanged });
+  t.like(changed, { new: 1, updated: 1, unchanged: 1 });
+  const ids = calls[1]!.ids;
+  t.is(ids.length, 2);
+  const entries = await entriesByIds(tdb.db, ids);
+  t.deepEqual(entries.map((e) => e.birthDate).sort(), ['1970-01-01', '2019-02-12']);
+  const again: number[] = [];
+  for await (const batch of changedBeneficiaryIds(tdb.db, changed.importId)) again.push(...batch);
+  t.deepEqual(again, ids);
+  t.not(first.importId, changed.importId);
+});
+
+test('a failing onChanged leaves the import committed and reports its summary', async (t) => {
+  const code = await campaign();
+  const e = await t.throwsAsync(load(code, EXAMPLE, { onChanged: () => Promise.reject(new Error('redis down')) }), {
+    instanceOf: ChangeHandlerError,
+  });
+  t.regex(e!.message, /committed, but passing its changes on failed: redis down$/);
+  t.is((e as ChangeHandlerError).summary.new, 2);
+  t.is((await tdb.db('beneficiaries').where({ campaign_code: code })).length, 2);
+});
+
+test('rejections are all counted, but only the first ones by line are kept', async (t) => {
+  const code = await campaign();
+  const lines = [HEADER];
+  for (let i = 0; i < 50; i++) lines.push(`00000000${String(1000 + i)},A123456788,1980-05-01,`);
+  lines.push('000000002000,A123456789,1980-05-01,', '000000002000,B223456782,1980-05-01,'); // a file-level duplicate, line 53
+  const s = await load(code, lines, { maxRejectionsKept: 10 });
+  t.like(s, { rows: 52, accepted: 1, rejected: 51 });
+  t.is(s.rejections.length, 10);
+  t.deepEqual(s.rejections.map((r) => r.line), [2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+});
+
+test('the rows of a roster can be read back in batches with every card, current and superseded', async (t) => {
+  const code = await campaign();
+  const roster = syntheticRoster({ seed: 11, count: 250 });
+  await importRoster(tdb.db, code, Readable.from(roster.csv()), { identityKey: KEY, clock });
+  await load(code, [HEADER, `999999999999,${roster.personAt(0).idNo},${roster.personAt(0).birthDate},${roster.personAt(0).guardianIds.join(';')}`]);
+  const batches: number[] = [];
+  let superseded = 0;
+  const cards = new Set<string>();
+  for await (const batch of rosterCards(tdb.db, code, 100)) {
+    batches.push(batch.length);
+    for (const c of batch) {
+      cards.add(c.nhiHash.toString('hex'));
+      if (c.superseded) superseded++;
+    }
+  }
+  t.deepEqual(batches, [100, 100, 51]);
+  t.is(cards.size, 251);
+  t.is(superseded, 1);
+});
