@@ -2,7 +2,7 @@
 // requests or maxWaitMs after the first one arrived; while batches run, newcomers gather for the next one.
 // The queue is bounded: beyond maxQueue a request is refused at once instead of waiting without end.
 
-export interface BatcherOptions<T> {
+export interface BatcherOptions {
   name: string;
   maxBatch: number;
   /** 0: close the batch at the end of the current event-loop turn. */
@@ -10,8 +10,6 @@ export interface BatcherOptions<T> {
   maxQueue: number;
   /** Batches running at once. */
   concurrency: number;
-  /** Items with the same key never share a batch (a later one waits for the next batch). */
-  exclusiveKey?: (item: T) => string | undefined;
 }
 
 export class QueueFull extends Error {}
@@ -30,7 +28,7 @@ export class Batcher<T, R> {
   private stopped = false;
 
   /** `run` returns one result per item, in order; if it throws, every item of the batch gets that error. */
-  constructor(private readonly run: (items: T[]) => Promise<R[]>, private readonly opts: BatcherOptions<T>) {}
+  constructor(private readonly run: (items: T[]) => Promise<R[]>, private readonly opts: BatcherOptions) {}
 
   get queued(): number {
     return this.queue.length;
@@ -75,19 +73,7 @@ export class Batcher<T, R> {
   }
 
   private flush(): void {
-    const batch: Waiting<T, R>[] = [];
-    const rest: Waiting<T, R>[] = [];
-    const keys = new Set<string>();
-    for (const w of this.queue) {
-      const key = this.opts.exclusiveKey?.(w.item);
-      if (batch.length >= this.opts.maxBatch || (key !== undefined && keys.has(key))) {
-        rest.push(w);
-        continue;
-      }
-      if (key !== undefined) keys.add(key);
-      batch.push(w);
-    }
-    this.queue = rest;
+    const batch = this.queue.splice(0, this.opts.maxBatch);
     if (batch.length === 0) return;
     this.running++;
     this.run(batch.map((w) => w.item))

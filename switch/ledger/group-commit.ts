@@ -48,8 +48,6 @@ export class GroupCommit {
       maxWaitMs: LEDGER_LIMITS.GROUP_COMMIT_MAX_WAIT_MS,
       maxQueue: LEDGER_LIMITS.GROUP_COMMIT_MAX_QUEUE,
       concurrency: LEDGER_LIMITS.GROUP_COMMIT_CONCURRENCY,
-      // One statement may not reserve the same entitlement twice.
-      exclusiveKey: (s) => (s.op.kind === 'reserve' ? s.op.beneficiaryId : undefined),
     });
   }
 

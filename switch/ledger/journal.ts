@@ -209,7 +209,14 @@ async function applyWrites(q: Pg, ops: WriteOp[], now: Date): Promise<WriteResul
       [...new Set(reserves.map((r) => r.op.campaign))],
     ])).map((r) => r.code),
   );
-  const candidates = reserves.filter((r) => open.has(r.op.campaign));
+  // At most one reservation per entitlement per statement: the others are refused here and answered from what
+  // PostgreSQL holds after it (09 while it is reserved). Only a Redis that wrongly said yes twice sends two.
+  const claimed = new Set<string>();
+  const candidates = reserves.filter((r) => {
+    if (!open.has(r.op.campaign) || claimed.has(r.op.beneficiaryId)) return false;
+    claimed.add(r.op.beneficiaryId);
+    return true;
+  });
   const reserved = new Map<number, string>();
   if (candidates.length) {
     const rows = await q.query<{ ord: number; withdrawal_id: string }>(
@@ -260,7 +267,7 @@ async function applyWrites(q: Pg, ops: WriteOp[], now: Date): Promise<WriteResul
     const rows = await q.query<PayoutRow & { beneficiary_id: string }>(
       `SELECT beneficiary_id::text, state, entitled_minor::text, paid_minor::text, reserved_minor::text
          FROM payouts WHERE beneficiary_id = ANY($1)`,
-      [refused.map((r) => r.op.beneficiaryId)],
+      [[...new Set(refused.map((r) => r.op.beneficiaryId))]],
     );
     for (const r of rows) states.set(r.beneficiary_id, payoutOf(r));
   }
