@@ -77,6 +77,8 @@ export interface AtmBackend {
   authorize(req: AtmRequest): Promise<AtmAnswer>;
   /** Resolves with 39=00 once the bank holds the advice durably. */
   report(advice: AtmAdvice): Promise<AtmAnswer>;
+  /** Approved withdrawals still waiting for their dispense report (a bank drains these before it stops). */
+  pending?(): number;
 }
 
 export class AtmProtocolError extends Error {}

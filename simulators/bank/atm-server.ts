@@ -13,6 +13,7 @@ import {
   parseAtmRequest,
   type AtmAnswer,
   type AtmBackend,
+  type AtmRequest,
 } from './atm-protocol.ts';
 
 export interface AtmServerOptions {
@@ -26,6 +27,8 @@ export class AtmServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private readonly options: AtmServerOptions;
+  private inFlight = 0;
+  private draining = false;
 
   constructor(
     private readonly backend: AtmBackend,
@@ -48,9 +51,17 @@ export class AtmServer {
     return (this.server.address() as AddressInfo).port;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops taking new withdrawals (they get 91), lets answers in flight reach their ATMs and waits — up to drain_ms —
+   * for the dispense reports of approved withdrawals; then closes every ATM connection.
+   */
+  async close(drain_ms = 0): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    const until = Date.now() + drain_ms;
+    while ((this.inFlight > 0 || (this.backend.pending?.() ?? 0) > 0) && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
+    await closed;
   }
 
   private accept(socket: net.Socket): void {
@@ -58,9 +69,6 @@ export class AtmServer {
     socket.setNoDelay(true);
     const frames = new FrameDecoder(LIMITS.MAX_FRAME_BYTES);
     let inFlight = 0;
-    const write = (msg: IsoMessage) => {
-      if (!socket.destroyed) socket.write(frame(encode(msg)));
-    };
     socket.on('data', (chunk) => {
       let bodies: Buffer[];
       try {
@@ -75,50 +83,76 @@ export class AtmServer {
           continue;
         }
         inFlight++;
-        this.handle(body).then(
-          (answer) => {
+        this.inFlight++;
+        this.handle(body)
+          .then((exchange) => (exchange ? this.answer(socket, exchange) : undefined))
+          .catch((e: Error) => this.logger.error('ATM message failed', { error: e.message }))
+          .finally(() => {
             inFlight--;
-            if (answer) write(answer);
-          },
-          (e: Error) => {
-            inFlight--;
-            this.logger.error('ATM message failed', { error: e.message });
-          },
-        );
+            this.inFlight--;
+          });
       }
     });
     socket.on('error', () => {});
     socket.on('close', () => this.sockets.delete(socket));
   }
 
-  private async handle(body: Buffer): Promise<IsoMessage | null> {
+  /**
+   * Writes the answer. An approved withdrawal whose ATM is gone cannot be dispensed: the bank reverses it (68) at
+   * once rather than let the switch's confirmation window turn it into a payment nobody received.
+   */
+  private async answer(socket: net.Socket, { request, answer }: { request: AtmRequest | null; answer: IsoMessage }): Promise<void> {
+    if (!socket.destroyed && socket.writable) {
+      socket.write(frame(encode(answer)));
+      return;
+    }
+    if (request && request.processing === 'withdrawal' && answer.fields[39] === '00') {
+      this.logger.warn('approval could not reach its ATM: reversing', { terminal: request.terminalId, stan: request.stan });
+      await this.backend.report({
+        terminalId: request.terminalId,
+        stan: request.stan,
+        transmission: request.transmission,
+        original: { stan: request.stan, transmission: request.transmission },
+        processing: request.processing,
+        amountTwd: request.amountTwd,
+        outcome: { kind: 'none', reason: '68' },
+      });
+    }
+  }
+
+  private async handle(body: Buffer): Promise<{ request: AtmRequest | null; answer: IsoMessage } | null> {
     let msg: IsoMessage;
     try {
       msg = decode(body);
     } catch (e) {
       const ce = e as CodecError;
-      if (ce instanceof CodecError && ce.mti && ce.partial) return atmAnswerMessage({ mti: ce.mti, fields: ce.partial }, answerOf('BAD_REQUEST'));
+      if (ce instanceof CodecError && ce.mti && ce.partial) {
+        return { request: null, answer: atmAnswerMessage({ mti: ce.mti, fields: ce.partial }, answerOf('BAD_REQUEST')) };
+      }
       this.logger.warn('undecodable ATM message dropped', { body: describeBytes(body) });
       return null;
     }
     try {
       switch (msg.mti) {
         case '0800':
-          return respond(msg, 'APPROVED');
-        case '0200':
-          return atmAnswerMessage(msg, await this.backend.authorize(parseAtmRequest(msg)));
+          return { request: null, answer: respond(msg, 'APPROVED') };
+        case '0200': {
+          if (this.draining) return { request: null, answer: atmAnswerMessage(msg, answerOf('BANK_BUSY')) };
+          const request = parseAtmRequest(msg);
+          return { request, answer: atmAnswerMessage(msg, await this.backend.authorize(request)) };
+        }
         case '0220':
         case '0221':
         case '0420':
         case '0421':
-          return atmAnswerMessage(msg, await this.backend.report(parseAtmAdvice(msg)));
+          return { request: null, answer: atmAnswerMessage(msg, await this.backend.report(parseAtmAdvice(msg))) };
         default:
-          return atmAnswerMessage(msg, answerOf('BAD_REQUEST'));
+          return { request: null, answer: atmAnswerMessage(msg, answerOf('BAD_REQUEST')) };
       }
     } catch (e) {
       if (e instanceof AtmProtocolError) {
         this.logger.warn('bad ATM message', { error: e.message, msg: describe(msg) });
-        return atmAnswerMessage(msg, answerOf('BAD_REQUEST'));
+        return { request: null, answer: atmAnswerMessage(msg, answerOf('BAD_REQUEST')) };
       }
       throw e;
     }

@@ -111,7 +111,7 @@ export class AtmGateway implements AtmBackend {
     }
   }
 
-  openCount(): number {
+  pending(): number {
     return this.open.size;
   }
 

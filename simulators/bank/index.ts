@@ -23,7 +23,7 @@ export interface BankSimulator {
   /** Null when no ATM port was asked for. */
   server: AtmServer | null;
   atmPort: number | null;
-  /** Stops taking ATM traffic, drains and signs off. */
+  /** Stops taking withdrawals, waits up to drain_ms for ATM answers and dispense reports, then up to drain_ms for the host to drain; signs off. */
   stop(drain_ms?: number): Promise<void>;
 }
 
@@ -52,7 +52,7 @@ export async function startBankSimulator(
     server,
     atmPort,
     async stop(drain_ms = 5_000) {
-      await server?.close();
+      await server?.close(drain_ms);
       await host.close(drain_ms);
     },
   };

@@ -172,6 +172,54 @@ test('forwards an ATM withdrawal as 0200 with DE32, DE37, DE41 and DE48 NH + ID 
   t.is(c.fields[90], originalData(m));
 });
 
+test('an approval that cannot reach its ATM (the ATM hung up) is reversed with 68 and pays nothing', async (t) => {
+  const sw = await scripted({ on0200: (m) => ({ delay_ms: 150, response: approve(m, sw) as IsoMessage }) });
+  const h = await host(sw);
+  const server = new AtmServer(new AtmGateway(h, { cards: CARDS, logger: silentLogger }), silentLogger);
+  const port = await server.listen(0);
+  cleanups.push(() => server.close());
+  const client = new BankClient({ host: '127.0.0.1', port });
+  // The ATM sends its 0200 and is gone: it sends no report, so only the bank can notice.
+  const answer = client.authorize({
+    terminalId: 'ATM00009', stan: '000001', transmission: '1203081530', localTime: '163012', localDate: '1203',
+    processing: 'withdrawal', amountTwd: 6000, card: ADULT.card, pin: ADULT.pin, nhi: ADULT.nhi, claimantId: ADULT.claimantId,
+  });
+  await sw.waitFor((m) => m.mti === '0200');
+  client.close();
+  await t.throwsAsync(answer, { message: 'connection to the bank lost' });
+  const rev = await sw.waitFor((m) => m.mti === '0420');
+  t.is(rev.fields[39], '68');
+  t.is(rev.fields[90], originalData(sw.of('0200')[0]!));
+  t.true(await h.drainQueue(2_000));
+  t.is(sw.paidTwd, 0);
+  t.is(sw.of('0220').length, 0);
+});
+
+test('a draining bank answers new withdrawals 91 and waits for the dispense report of one already approved', async (t) => {
+  const sw = await scripted();
+  const h = await host(sw);
+  const gateway = new AtmGateway(h, { cards: CARDS, logger: silentLogger });
+  const server = new AtmServer(gateway, silentLogger);
+  const port = await server.listen(0);
+  const client = new BankClient({ host: '127.0.0.1', port });
+  cleanups.push(() => client.close());
+  const slow = { authorize: (r: Parameters<BankClient['authorize']>[0]) => client.authorize(r), report: async (a: Parameters<BankClient['report']>[0]) => (await new Promise((res) => setTimeout(res, 100)), client.report(a)) };
+  const first = new AtmTerminal({ terminalId: 'ATM00001', backend: slow }).withdraw(ADULT, { amountTwd: 6000, outcome: 'full' });
+  await sw.waitFor((m) => m.mti === '0200');
+  while (gateway.pending() === 0) await new Promise((res) => setTimeout(res, 5));
+  const closing = server.close(2_000);
+  const late = await new AtmTerminal({ terminalId: 'ATM00002', backend: client }).withdraw(ADULT, { amountTwd: 6000, outcome: 'full' });
+  t.is(late.rc, '91');
+  t.is(late.reason, 'BANK_BUSY');
+  const r = await first;
+  await closing;
+  t.is(r.rc, '00');
+  t.true(r.reportAcknowledged);
+  t.is(gateway.pending(), 0);
+  await sw.waitFor((m) => m.mti === '0220');
+  t.is(sw.of('0200').length, 1);
+});
+
 test('a wrong PIN gets 55 at the ATM and nothing reaches the switch', async (t) => {
   const sw = await scripted();
   const h = await host(sw);
