@@ -1,6 +1,6 @@
 // `ctl campaign open <code>` and `ctl campaign close <code>` (operations.md), and what `roster import` does
 // after it commits: take the changed beneficiaries into the ledger at once. switch/ctl.ts registers
-// `ledgerCommands`; ctl.ts's exports are read only when a command runs, because ctl.ts imports this module.
+// `ledgerCommands()`; ctl.ts's exports are read only when a command runs, because ctl.ts imports this module.
 import { UsageError, type CtlContext } from '../ctl.ts';
 import { setRosterChangeHandler } from './campaign.ts';
 import { loadConfig } from '../config.ts';
@@ -22,19 +22,22 @@ async function withRedis<T>(ctx: CtlContext, fn: (d: ControlDeps) => Promise<T>)
   }
 }
 
-export const ledgerCommands = {
-  async 'campaign open'(ctx: CtlContext, args: string[]) {
-    const code = args[0];
-    if (!code || args.length > 1) throw new UsageError('usage: campaign open <code>');
-    const r = await withRedis(ctx, (d) => openCampaign(d, code));
-    ctx.out(`campaign ${code} open: ${r.entitlements} entitlement(s) loaded into Redis in ${(r.ms / 1000).toFixed(1)} s`);
-  },
-  async 'campaign close'(ctx: CtlContext, args: string[]) {
-    const code = args[0];
-    if (!code || args.length > 1) throw new UsageError('usage: campaign close <code>');
-    await withRedis(ctx, (d) => closeCampaign(d, code));
-    ctx.out(`campaign ${code} closed: no more withdrawals; advices and reversals are still recorded`);
-  },
-};
+/** A function declaration (hoisted): ctl.ts may call it before this module has run (the import cycle). */
+export function ledgerCommands() {
+  return {
+    async 'campaign open'(ctx: CtlContext, args: string[]) {
+      const code = args[0];
+      if (!code || args.length > 1) throw new UsageError('usage: campaign open <code>');
+      const r = await withRedis(ctx, (d) => openCampaign(d, code));
+      ctx.out(`campaign ${code} open: ${r.entitlements} entitlement(s) loaded into Redis in ${(r.ms / 1000).toFixed(1)} s`);
+    },
+    async 'campaign close'(ctx: CtlContext, args: string[]) {
+      const code = args[0];
+      if (!code || args.length > 1) throw new UsageError('usage: campaign close <code>');
+      await withRedis(ctx, (d) => closeCampaign(d, code));
+      ctx.out(`campaign ${code} closed: no more withdrawals; advices and reversals are still recorded`);
+    },
+  };
+}
 
 setRosterChangeHandler((ctx, campaign, ids) => withRedis(ctx, (d) => refreshBeneficiaries(d, campaign.code, ids)));
