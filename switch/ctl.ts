@@ -63,7 +63,7 @@ const commands: Record<string, Command> = {
 export function registerCommands(more: Record<string, Command>): void {
   Object.assign(commands, more);
 }
-registerCommands(campaignCommands);
+registerCommands(campaignCommands());
 
 export async function runCtl(argv: string[], ctx: CtlContext): Promise<void> {
   for (const words of [2, 1]) {
