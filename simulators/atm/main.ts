@@ -101,6 +101,8 @@ function outcomeWeights(v: string | undefined): Partial<Record<OutcomeKind, numb
 
 async function single(kind: 'withdraw' | 'inquire', opts: Record<string, string>): Promise<number> {
   const viaBank = opts.bank !== undefined;
+  if (!viaBank && opts.switch === undefined) throw new UsageError('--bank HOST:PORT or --switch HOST:PORT is required');
+  if (!viaBank) bankCodeFlag(opts['bank-code'], '--bank-code');
   await ask(opts, [
     ...(viaBank ? ([['card', 'card number'], ['pin', 'PIN']] as Array<[string, string]>) : []),
     ['nhi', "beneficiary's NHI card number"],

@@ -213,3 +213,39 @@ test('the terminal uses the ATM’s local Taipei date and time (DE12/DE13) in th
   t.is(m.fields[13], '1204');
   t.is(m.fields[37], '633801000001'.slice(0, 6) + m.fields[11]);
 });
+
+test('a load through a card-checking bank uses each claimant’s own card, a guardian’s for a young child, and skips claimants without one', async (t) => {
+  const sw = await ScriptedSwitch.start();
+  cleanups.push(() => sw.close());
+  const host = await startedHost(sw, tmp.dir);
+  cleanups.push(() => host.close(0));
+  const { CardFile, syntheticCard } = await import('../../simulators/bank/cards.ts');
+  const holders = ['A123456789', 'F131104093'];
+  const cards = new CardFile(holders.map((id) => syntheticCard('004', id)));
+  const gateway = new AtmGateway(host, { cards, logger: silentLogger });
+  const people: Person[] = [
+    { nhi: '000000000001', id: 'A123456789', birthDate: '1980-01-01', guardians: [], amountTwd: null },
+    { nhi: '000000000002', id: 'B223456782', birthDate: new Date().toISOString().slice(0, 4) + '-01-01', guardians: ['F131104093'], amountTwd: 3000 },
+    { nhi: '000000000003', id: 'C123456780', birthDate: '1990-01-01', guardians: [], amountTwd: null },
+  ];
+  const s = await runLoad({
+    terminals: 1,
+    backendFor: () => gateway,
+    people,
+    cardFor: (id) => {
+      const c = holders.includes(id) ? syntheticCard('004', id) : null;
+      return c && { card: c.card, pin: c.pin };
+    },
+    duration_s: 30,
+    max_attempts: 3,
+    settle: async () => void (await host.drainQueue(2_000)),
+    ledgerPaidTwd: async () => sw.paidTwd,
+  });
+  t.is(s.skippedNoCard, 1);
+  t.is(s.attempts, 2);
+  t.deepEqual(s.counts, { '00': 2 });
+  t.is(s.dispensedTwd, 9_000);
+  t.is(s.reconciliation.status, 'equal');
+  const claimants = sw.of('0200').map((m) => m.fields[48]!.slice(-10)).sort();
+  t.deepEqual(claimants, ['A123456789', 'F131104093']);
+});
