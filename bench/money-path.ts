@@ -122,7 +122,9 @@ try {
   echo.child.kill('SIGTERM');
   console.log(line('echo server round trips', echoRun));
 
-  const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' });
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch process there (open it in Chrome DevTools).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' }, 20_000, profile);
   children.push(sw.child);
   let nextPerson = 0;
   const phase = (label: string, rate?: number) =>

@@ -81,7 +81,8 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
           sent++;
           c.socket.write(frame(encode(msg)));
         }
-        if (pending.size === 0 && (stopping || exhausted || sent >= budget)) {
+        if (pending.size === 0 && (stopping || exhausted || sent >= budget) && !c.done) {
+          c.done = true;
           c.socket.destroy();
           finish();
         }

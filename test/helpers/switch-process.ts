@@ -14,9 +14,9 @@ export interface SwitchProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000): Promise<SwitchProcess> {
+export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000, nodeArgs: string[] = []): Promise<SwitchProcess> {
   // node itself, with tsx as a loader: the tsx CLI would fork a grandchild that a kill -9 leaves running.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'switch/main.ts')], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'switch/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, SWITCH_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
