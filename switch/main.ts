@@ -25,6 +25,7 @@ const link = new LinkServer({
 });
 const admin = createAdmin({
   link,
+  db,
   checks: { postgres: () => db.raw('select 1'), redis: () => redis.ping() },
 });
 

@@ -1,9 +1,13 @@
 // The HTTP ops API. Today: health and the state of the partner links. It shows no personal data.
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { Knex } from 'knex';
 import type { LinkServer } from '../link/server.ts';
+import { getCampaign, listCampaigns } from '../campaigns.ts';
+import { campaignFigures } from './totals.ts';
 
 export interface AdminDeps {
   link: LinkServer;
+  db: Knex;
   /** Named readiness checks (PostgreSQL, Redis …): each resolves when its store answers. */
   checks: Record<string, () => Promise<unknown>>;
 }
@@ -32,5 +36,12 @@ export function createAdmin(deps: AdminDeps): FastifyInstance {
       ...s.stats,
     })),
   );
+  app.get('/v1/campaigns', async () => listCampaigns(deps.db));
+  // Settlement figures per bank: counts and amounts only, never a person.
+  app.get<{ Params: { code: string } }>('/v1/campaigns/:code/settlement', async (req, reply) => {
+    const campaign = await getCampaign(deps.db, req.params.code);
+    if (!campaign) return reply.code(404).send({ error: `no campaign ${req.params.code}` });
+    return campaignFigures(deps.db, campaign.code);
+  });
   return app;
 }

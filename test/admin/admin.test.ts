@@ -1,0 +1,47 @@
+import test from 'ava';
+import { Fixture, adult, withdrawal, confirmation, reversal, send, OTHER_BANK, BANK } from '../ledger/fixture.ts';
+import { createAdmin } from '../../switch/admin/server.ts';
+import { LinkServer } from '../../switch/link/server.ts';
+import { silentLogger } from '../../switch/log.ts';
+
+test('settlement per bank counts what left the ATMs: paid, partially reversed, fully reversed and still reserved', async (t) => {
+  const f = await Fixture.create();
+  t.teardown(() => f.destroy());
+  const people = Array.from({ length: 5 }, () => adult());
+  await f.campaign('C1', people);
+  const ledger = await f.ledger();
+  const w = people.map((p, i) => withdrawal({ person: p, acquirer: i < 4 ? BANK.code : OTHER_BANK.code, terminal: `ATM0000${i}` }));
+  for (const [i, m] of w.entries()) t.is((await send(ledger, m, i < 4 ? BANK : OTHER_BANK)).fields[39], '00');
+  t.is((await send(ledger, confirmation(w[0]!))).fields[39], '00'); // paid 6,000
+  t.is((await send(ledger, reversal(w[1]!, { dispensedMinor: 400_000 }))).fields[39], '00'); // paid 4,000
+  t.is((await send(ledger, reversal(w[2]!))).fields[39], '00'); // paid nothing
+  // w[3] (bank 004) and w[4] (bank 700) stay reserved.
+
+  const link = new LinkServer({ findBank: async () => null, handlers: {}, logger: silentLogger });
+  const admin = createAdmin({ link, db: f.db, checks: {} });
+  t.teardown(() => admin.close());
+  const res = await admin.inject({ url: '/v1/campaigns/C1/settlement' });
+  t.is(res.statusCode, 200);
+  const body = res.json();
+  t.deepEqual(body.banks, [
+    { bank: '004', approvals: 4, paid_count: 1, reversed_count: 2, reserved_count: 1, paid_minor: 1_000_000, reserved_minor: 600_000 },
+    { bank: '700', approvals: 1, paid_count: 0, reversed_count: 0, reserved_count: 1, paid_minor: 0, reserved_minor: 600_000 },
+  ]);
+  t.is(body.paid_minor, 1_000_000);
+  t.is(body.reserved_minor, 1_200_000);
+  t.is((await admin.inject({ url: '/v1/campaigns/NOPE/settlement' })).statusCode, 404);
+});
+
+test('health is 503 and names the store that is down', async (t) => {
+  const link = new LinkServer({ findBank: async () => null, handlers: {}, logger: silentLogger });
+  const admin = createAdmin({
+    link,
+    db: undefined as never,
+    checks: { postgres: async () => 1, redis: async () => Promise.reject(new Error('connection refused')) },
+  });
+  t.teardown(() => admin.close());
+  const res = await admin.inject({ url: '/healthz' });
+  t.is(res.statusCode, 503);
+  t.is(res.json().redis, 'down: connection refused');
+  t.is(res.json().postgres, 'ok');
+});
