@@ -29,17 +29,7 @@ const admin = createAdmin({
   checks: { postgres: () => db.raw('select 1'), redis: () => redis.ping() },
 });
 
-// Redis is checked against PostgreSQL (and rebuilt if it lost anything) before the first request is taken.
-await ledger.start();
-const address = await link.listen(config.switchPort);
-await admin.listen({ port: config.adminPort, host: '0.0.0.0' });
-const adminAddress = admin.server.address();
-// Tests and the demo read the ports from this line (ports 0 pick free ones).
-logger.info('switch listening', {
-  iso8583_port: address.port,
-  admin_port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort,
-});
-
+// Signals are handled from the start: a SIGTERM during start-up drains too.
 let stopping = false;
 async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
@@ -60,3 +50,14 @@ async function shutdown(signal: string): Promise<void> {
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGINT', () => void shutdown('SIGINT'));
+
+// Redis is checked against PostgreSQL (and rebuilt if it lost anything) before the first request is taken.
+await ledger.start();
+const address = await link.listen(config.switchPort);
+await admin.listen({ port: config.adminPort, host: '0.0.0.0' });
+const adminAddress = admin.server.address();
+// Tests and the demo read the ports from this line (ports 0 pick free ones).
+logger.info('switch listening', {
+  iso8583_port: address.port,
+  admin_port: typeof adminAddress === 'object' && adminAddress ? adminAddress.port : config.adminPort,
+});

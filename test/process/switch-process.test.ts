@@ -52,7 +52,7 @@ test('the switch process answers an echo and a sign-on built by an independent I
 test('on SIGTERM the switch stops accepting, drains and exits 0', async (t) => {
   const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url });
   const code = await sw.stop('SIGTERM');
-  t.is(code, 0);
+  t.is(code, 0, sw.lines.join('\n'));
   t.true(sw.lines.some((l) => l.includes('"stopped"')));
   await t.throwsAsync(() => exchange(sw.isoPort, referenceEncode('0800', { 7: '1203081600', 11: '000002', 70: '301' })));
 });
