@@ -341,11 +341,11 @@ function checkScenario(doc: unknown, file: string): Scenario {
 
     switch (kind) {
       case 'send': {
+        if (s.of !== undefined) stepRef(s.of, `${where}.of`, i, { earlier: false, message: true });
         const message = sendMessage(s, where, firstRole, roles);
         for (const [f, t] of Object.entries(message.fields)) checkT(t, `${where}: DE${f}`);
         const mac = oneOf(s, 'mac', where, ['auto', 'none', 'wrong'] as const, 'auto');
         if (mac !== 'auto') needs.bankMac = true;
-        if (s.of !== undefined) stepRef(s.of, `${where}.of`, i, { earlier: false, message: true });
         return { ...common, kind, message, mac, ...outcome(true) };
       }
       case 'raw': {
