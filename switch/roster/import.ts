@@ -9,9 +9,9 @@
 // those. The same ids can be read again later with changedBeneficiaryIds(db, importId).
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { hashIdentifier } from './hashing.ts';
+import { bulkHasher } from './bulk-hash.ts';
 import { readLines, splitCsvLine } from './csv.ts';
-import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
+import { checkRow, parseHeader, taipeiDate, RosterFileError, MAX_GUARDIANS, type Header } from './rows.ts';
 import { campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
 
@@ -119,17 +119,19 @@ SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_h
   LEFT JOIN nhi_cards c ON c.campaign_code = $1 AND c.nhi_hash = s.nhi_hash
  WHERE s.reject IS NULL`;
 
-// Writes in key order: inserting a million random 32-byte keys in file order dirties index pages at random, which
-// costs several times more than the same inserts sorted. New beneficiaries get their ids in card order up front,
-// so that nhi_cards' two indexes also fill in order.
+// New rows are written in key order: a million random 32-byte keys inserted in file order dirty index pages at
+// random, which costs several times more than the same inserts sorted. (Ids then follow id_hash order, so the
+// primary key still only grows.)
 const WRITE_SQL = [
   `CREATE TEMP TABLE roster_new ON COMMIT DROP AS
-   SELECT nextval(pg_get_serial_sequence('beneficiaries', 'id')) AS id, q.*
-     FROM (SELECT * FROM roster_plan WHERE outcome = 'new' ORDER BY nhi_hash) q`,
-  `INSERT INTO beneficiaries (id, campaign_code, id_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
-   SELECT id, $1, id_hash, birth_date, amount_minor, guardian_hashes, $2 FROM roster_new ORDER BY id_hash`,
+   WITH ins AS (
+     INSERT INTO beneficiaries (campaign_code, id_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
+     SELECT $1, id_hash, birth_date, amount_minor, guardian_hashes, $2 FROM roster_plan WHERE outcome = 'new' ORDER BY id_hash
+     RETURNING id, id_hash)
+   SELECT id, id_hash FROM ins`,
   `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
-   SELECT $1, nhi_hash, id FROM roster_new ORDER BY nhi_hash`,
+   SELECT $1, p.nhi_hash, n.id FROM roster_new n JOIN roster_plan p ON p.id_hash = n.id_hash AND p.outcome = 'new'
+    ORDER BY p.nhi_hash`,
   `UPDATE beneficiaries b
       SET birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
           last_import_id = $2, updated_at = now()
@@ -156,18 +158,17 @@ function sqlReason(code: string, firstLine: number | null): string {
 }
 
 class Batch {
+  size = 0;
   lines: number[] = [];
-  ids: Buffer[] = [];
-  nhis: Buffer[] = [];
+  /** 32 bytes per row, in row order. */
+  ids = Buffer.allocUnsafe(32 * IMPORT_BATCH_ROWS);
+  nhis = Buffer.allocUnsafe(32 * IMPORT_BATCH_ROWS);
   births: string[] = [];
   amounts: number[] = [];
   guardians: string[] = [];
-  get size() {
-    return this.lines.length;
-  }
   params(): unknown[] {
     return [
-      this.lines.join(','), Buffer.concat(this.ids), Buffer.concat(this.nhis),
+      this.lines.join(','), this.ids.subarray(0, 32 * this.size), this.nhis.subarray(0, 32 * this.size),
       this.births.join(','), this.amounts.join(','), this.guardians.join(','),
     ];
   }
@@ -233,6 +234,16 @@ export async function importRoster(
         rejected++;
         if (rejections.length < keep) rejections.push({ line, reason });
       };
+      const hash = bulkHasher(key);
+      const scratch = Buffer.alloc(32 * MAX_GUARDIANS);
+      /** The guardians' hashes in hex, sorted: the same guardians in another order are the same roster entry. */
+      const guardianHex = (ids: string[]): string => {
+        const hashes = ids.map((g, i) => {
+          hash('id', g, scratch, 32 * i);
+          return scratch.subarray(32 * i, 32 * i + 32);
+        });
+        return hashes.sort(Buffer.compare).map((h) => h.toString('hex')).join('');
+      };
       const counted = (async function* () {
         for await (const chunk of input) {
           bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -266,17 +277,13 @@ export async function importRoster(
               continue;
             }
             const row = r.row;
+            hash('id', row.id, batch.ids, 32 * batch.size);
+            hash('nhi', row.nhi, batch.nhis, 32 * batch.size);
+            batch.size++;
             batch.lines.push(no);
-            batch.ids.push(hashIdentifier(key, 'id', row.id));
-            batch.nhis.push(hashIdentifier(key, 'nhi', row.nhi));
             batch.births.push(row.birthDate);
             batch.amounts.push(row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd));
-            // Sorted, so that the same guardians in another order are the same roster entry.
-            batch.guardians.push(
-              row.guardians.length === 0
-                ? '-'
-                : row.guardians.map((g) => hashIdentifier(key, 'id', g)).sort(Buffer.compare).map((h) => h.toString('hex')).join(''),
-            );
+            batch.guardians.push(row.guardians.length === 0 ? '-' : guardianHex(row.guardians));
             if (batch.size >= IMPORT_BATCH_ROWS) await flush();
           }
         }
