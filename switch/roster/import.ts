@@ -10,9 +10,9 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import { bulkHasher } from './bulk-hash.ts';
-import { readLines, splitCsvLine } from './csv.ts';
+import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
 import { checkRow, parseHeader, taipeiDate, RosterFileError, MAX_GUARDIANS, type Header } from './rows.ts';
-import { campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
+import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
 
 export { RosterFileError } from './rows.ts';
@@ -176,8 +176,8 @@ class Batch {
 
 /**
  * Loads or updates a campaign's roster from a CSV stream, in one transaction. Nothing is loaded when it throws:
- * CampaignError for an unknown campaign, RosterFileError for a purged one or a file unusable as a whole (no or bad
- * header, too many rows). Rows that break a rule are counted and reported in the summary; the others load.
+ * CampaignError for an unknown or purged campaign, RosterFileError for a file unusable as a whole (no or bad header,
+ * too many rows). Rows that break a rule are counted and reported in the summary; the others load.
  */
 export async function importRoster(
   db: Knex,
@@ -203,7 +203,7 @@ export async function importRoster(
       await conn.query(`SELECT pg_advisory_xact_lock(hashtext('roster-import:' || $1::text))`, [campaign0.code]);
       campaign = { ...campaign0, state: st.rows[0].state };
       if (campaign.state === 'purged') {
-        throw new RosterFileError(`campaign ${campaign.code} is purged: its roster can no longer be changed`);
+        throw new CampaignError(`campaign ${campaign.code} is purged: its roster can no longer be changed`);
       }
       const importId = Number(
         (await conn.query('INSERT INTO roster_imports (campaign_code) VALUES ($1) RETURNING id', [campaign.code])).rows[0].id,
@@ -255,7 +255,7 @@ export async function importRoster(
         for await (const lines of readLines(counted)) {
           for (const { no, text } of lines) {
             if (header === null) {
-              if (text === null) throw new RosterFileError('line 1: the header is longer than a header can be');
+              if (text === null) throw new RosterFileError(`line 1: the header is longer than ${MAX_LINE_CHARS} characters`);
               if (text.trim() === '') throw new RosterFileError('line 1: the file must start with a header line');
               header = parseHeader(splitCsvLine(text));
               continue;
@@ -331,7 +331,7 @@ export async function importRoster(
       const updated = counts['updated'] ?? 0;
       const unchanged = counts['unchanged'] ?? 0;
       await conn.query(
-        `UPDATE roster_imports SET finished_at = now(), rows_read = $2, accepted_new = $3, accepted_updated = $4,
+        `UPDATE roster_imports SET finished_at = clock_timestamp(), rows_read = $2, accepted_new = $3, accepted_updated = $4,
                 accepted_unchanged = $5, rejected = $6 WHERE id = $1`,
         [importId, rows, created, updated, unchanged, rejected],
       );
