@@ -52,7 +52,7 @@ async function handle(core: LedgerCore, req: IsoMessage, ctx: RequestContext, se
     core.logger.warn('withdrawal answered 91: PostgreSQL unavailable', { error: (e as Error).message });
     return unavailable();
   }
-  if (read.seen) return replay(read.seen, req, seen);
+  if (read.seen) return replay(read.seen, req, seen, de15);
 
   const amount = amountMinor(req.fields[4]);
   const decision = decideWithdrawal({
@@ -151,7 +151,7 @@ async function reserve(
       case 'refused':
         return { mti: responseMti(req.mti), fields: r.fields };
       case 'duplicate':
-        return await replayStored(core, req, seen, deadline);
+        return await replayStored(core, req, seen, deadline, de15);
       default:
         return unavailable();
     }

@@ -1,7 +1,7 @@
 // partner-interface §6 for every financial request: the same request again (same key, same body) hears the
 // answer stored the first time, the same key with another body hears 94. Inside one process, requests with the
 // same key run one after the other, so a retransmission that overtakes its original waits and then replays it.
-import type { IsoMessage } from '../iso8583/message.ts';
+import type { FieldValues, IsoMessage } from '../iso8583/message.ts';
 import { respond, responseMti } from '../handlers/respond.ts';
 import type { LedgerCore } from './core.ts';
 import { beforeDeadline } from './deadline.ts';
@@ -13,9 +13,12 @@ export function seenKeyOf(req: IsoMessage, body: Buffer): SeenKey {
   return { cls: mtiClass(req.mti), key: messageKey(req.fields), hash: bodyHash(body, req) };
 }
 
-/** The stored answer for a retransmission (its own response MTI: a 0221 hears 0230), or 94 for another body. */
-export function replay(stored: Stored, req: IsoMessage, seen: SeenKey): IsoMessage {
-  if (!stored.hash.equals(seen.hash)) return respond(req, 'DUPLICATE');
+/**
+ * The stored answer for a retransmission (its own response MTI: a 0221 hears 0230), or 94 for another body;
+ * `extra` completes a fresh 94 (a 0210 carries DE15).
+ */
+export function replay(stored: Stored, req: IsoMessage, seen: SeenKey, extra: FieldValues = {}): IsoMessage {
+  if (!stored.hash.equals(seen.hash)) return respond(req, 'DUPLICATE', extra);
   return { mti: responseMti(req.mti), fields: { ...stored.fields } };
 }
 
@@ -40,10 +43,10 @@ export class KeyLock {
 }
 
 /** Someone stored this key while we worked: answer what they stored. */
-export async function replayStored(core: LedgerCore, req: IsoMessage, seen: SeenKey, deadline: number): Promise<IsoMessage> {
+export async function replayStored(core: LedgerCore, req: IsoMessage, seen: SeenKey, deadline: number, extra: FieldValues = {}): Promise<IsoMessage> {
   const stored = await withConnection(core.db, 'stored answer', deadline, (q) => findSeen(q, seen));
   if (!stored) throw new Error('a duplicate without a stored answer');
-  return replay(stored, req, seen);
+  return replay(stored, req, seen, extra);
 }
 
 /**

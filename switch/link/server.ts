@@ -3,12 +3,14 @@ import net, { type AddressInfo } from 'node:net';
 import { LIMITS } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Bank } from '../banks.ts';
+import { systemClock, type Clock } from '../clock.ts';
 import { DEFAULT_LINK_OPTIONS, Session, type LinkOptions, type RequestHandler } from './session.ts';
 
 export interface LinkServerDeps {
   findBank(code: string): Promise<Bank | null>;
   handlers: Partial<Record<string, RequestHandler>>;
   logger: Logger;
+  clock?: Clock;
   options?: Partial<LinkOptions>;
   maxConnections?: number;
 }
@@ -45,6 +47,7 @@ export class LinkServer {
     const session = new Session(socket, {
       findBank: this.deps.findBank,
       handlerFor: (mti) => this.deps.handlers[mti],
+      clock: this.deps.clock ?? systemClock,
       nextStan: () => String((this.stan = (this.stan % 999_999) + 1)).padStart(6, '0'),
       logger: this.deps.logger,
       options: this.options,

@@ -9,7 +9,8 @@ import { CodecError, decode, encode } from '../iso8583/codec.ts';
 import { FrameDecoder, FrameTooLargeError, frame } from '../iso8583/framing.ts';
 import { signMessage, verifyMac } from '../iso8583/mac.ts';
 import { describe, describeBytes } from '../iso8583/mask.ts';
-import { respond } from '../handlers/respond.ts';
+import { respond, settlementDate } from '../handlers/respond.ts';
+import type { Clock } from '../clock.ts';
 import type { Outcome } from '../handlers/outcomes.ts';
 import { handleNetwork, type NetworkLink } from '../handlers/network.ts';
 import { formatProblem } from './requirements.ts';
@@ -44,6 +45,7 @@ export interface SessionDeps {
   /** The handler of a financial request MTI (0200, 0220, 0221, 0420, 0421), if one is wired. */
   handlerFor(mti: string): RequestHandler | undefined;
   nextStan(): string;
+  clock: Clock;
   logger: Logger;
   options: LinkOptions;
 }
@@ -202,7 +204,7 @@ export class Session implements NetworkLink {
       response = await handler(msg, { bank: this.bank, body });
     } catch (e) {
       this.log.error('handler failed', { error: (e as Error).message, msg: describe(msg) });
-      response = respond(msg, 'SYSTEM');
+      response = respond(msg, 'SYSTEM', this.settlementField(msg));
     }
     this.send(response, this.bank);
   }
@@ -212,8 +214,14 @@ export class Session implements NetworkLink {
     this.log.debug('unsolicited response ignored', { msg: describe(msg) });
   }
 
+  /** The link's own answers (63, 30, 91, 96). */
   private reply(req: IsoMessage, bank: Bank | null, outcome: Outcome): void {
-    this.send(respond(req, outcome), bank);
+    this.send(respond(req, outcome, this.settlementField(req)), bank);
+  }
+
+  /** A 0210 carries the settlement date, whoever declines it. */
+  private settlementField(req: IsoMessage): { 15?: string } {
+    return req.mti === '0200' ? { 15: settlementDate(this.deps.clock.now()) } : {};
   }
 
   private send(msg: IsoMessage, bank: Bank | null): void {

@@ -11,6 +11,7 @@ import { encode } from '../../switch/iso8583/codec.ts';
 import { frame } from '../../switch/iso8583/framing.ts';
 import { signMessage, verifyMac } from '../../switch/iso8583/mac.ts';
 import { respond } from '../../switch/handlers/respond.ts';
+import { ManualClock } from '../../switch/clock.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -431,4 +432,21 @@ test('on shutdown, a request in flight is still answered before the connection c
   t.is((await c.next()).fields[39], '00');
   await closing;
   t.true(await c.waitClosed());
+});
+
+test('the link\'s own 0210 declines carry DE15, the settlement date in Taipei; its 0230/0430 do not', async (t) => {
+  const clock = new ManualClock('2026-12-31T16:30:00Z'); // 1 January in Taipei
+  const server = new LinkServer({ findBank: (c) => findActiveBank(tdb.db, c), handlers: {}, logger: silentLogger, clock });
+  const { port } = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.close(100));
+  const c = await IsoClient.connect(port);
+  c.sendRaw(goldenFrame('withdrawal'));
+  const r = await c.next();
+  t.is(r.fields[39], '91');
+  t.is(r.fields[15], '0101');
+  c.sendRaw(goldenFrame('confirmation'));
+  const a = await c.next();
+  t.is(a.mti, '0230');
+  t.is(a.fields[15], undefined);
+  c.close();
 });
