@@ -89,7 +89,7 @@ export class GroupCommit {
         const s = items[i]!;
         if (s.op.kind !== 'reserve') continue;
         s.abandoned = true;
-        if (doubt) this.inDoubt.add(s);
+        if (doubt) this.inDoubt.add(s, true);
         else this.undo(s);
       }
       throw e;
@@ -99,9 +99,10 @@ export class GroupCommit {
       const r = out[j]!;
       results[i] = r;
       if (s.op.kind !== 'reserve') return;
-      if (r.status === 'approved' && s.abandoned) this.inDoubt.add(s);
+      if (r.status === 'approved' && s.abandoned) this.inDoubt.add(s, true);
+      else if (r.status === 'doubt') this.inDoubt.add(s, false);
       else if (r.status === 'duplicate') this.undo(s);
-      else if (r.status === 'refused') this.repair(s);
+      else if (r.status === 'refused' || r.status === 'unstored') this.repair(s);
     });
     return results;
   }
@@ -126,7 +127,8 @@ export class GroupCommit {
 
 /** Reservations that may have committed while their client was told 91; voided as soon as PostgreSQL answers. */
 export class InDoubt {
-  private readonly pending = new Map<string, Submission>();
+  /** By request key; `tell91`: the client was told 91, so that becomes its stored answer once voided. */
+  private readonly pending = new Map<string, { s: Submission; tell91: boolean }>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
@@ -140,14 +142,14 @@ export class InDoubt {
     return this.pending.size;
   }
 
-  add(s: Submission): void {
+  add(s: Submission, tell91: boolean): void {
     const k = s.op.seen.cls + s.op.seen.key;
     if (!this.pending.has(k) && this.pending.size >= LEDGER_LIMITS.MAX_IN_DOUBT) {
       const [oldest] = this.pending.keys();
       this.pending.delete(oldest!);
       this.deps.logger.error('too many reservations in doubt: one is no longer tracked', { max: LEDGER_LIMITS.MAX_IN_DOUBT });
     }
-    this.pending.set(k, s);
+    this.pending.set(k, { s, tell91 });
     this.schedule(0);
   }
 
@@ -175,7 +177,7 @@ export class InDoubt {
   }
 
   private async resolveAll(): Promise<void> {
-    for (const [k, s] of [...this.pending]) {
+    for (const [k, { s, tell91 }] of [...this.pending]) {
       if (s.op.kind !== 'reserve') {
         this.pending.delete(k);
         continue;
@@ -183,7 +185,7 @@ export class InDoubt {
       try {
         const voided = await voidReservation(
           this.deps.db,
-          { seen: s.op.seen, beneficiaryId: s.op.beneficiaryId, answer: s.unavailable ?? {} },
+          { seen: s.op.seen, beneficiaryId: s.op.beneficiaryId, answer: tell91 ? (s.unavailable ?? null) : null },
           this.deps.clock.now(),
           Date.now() + LIMITS.STORE_TIMEOUT_MS,
         );

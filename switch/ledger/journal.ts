@@ -2,10 +2,11 @@
 // answers stored for duplicates, tombstones. Every transition is one transaction that also stores the answer it
 // produced, so "recorded" and "answered" can never disagree. The conditional UPDATEs and the table constraints
 // refuse a second reservation whatever Redis said.
+import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
 import type { FieldValues } from '../iso8583/message.ts';
 import { LEDGER_LIMITS } from './limits.ts';
-import { inTransaction, Rollback, withConnection, type Pg } from './pg.ts';
+import { inStatement, inTransaction, Rollback, withConnection, type Pg } from './pg.ts';
 import { entitlementOutcome, type Payout, type PayoutState, type RosterEntry } from './rules.ts';
 import type { Outcome } from '../handlers/outcomes.ts';
 
@@ -157,132 +158,149 @@ export type WriteResult =
   | { status: 'stored'; fields: FieldValues }
   | { status: 'approved'; withdrawalId: string; fields: FieldValues }
   | { status: 'refused'; outcome: Outcome; fields: FieldValues }
-  | { status: 'duplicate' };
+  /** The key was stored meanwhile by someone else (a retransmission racing itself): answer from what is stored. */
+  | { status: 'duplicate' }
+  /** Nothing changed, but the answer could not be stored: answer 91. */
+  | { status: 'unstored' }
+  /** A reservation committed for a key someone else answered, and undoing it failed: it must be voided. */
+  | { status: 'doubt' };
 
 /**
- * One transaction for the whole batch. Any failure fails the batch: nobody is approved.
- * A key another instance stored meanwhile (a retransmission racing itself) undoes the batch, which is run again
- * without it; that request is told 'duplicate' and answers from the stored response.
+ * The group commit: every reservation and every answer of the batch in ONE statement, which PostgreSQL commits
+ * by itself (no BEGIN/COMMIT round trips). If it fails, nothing of it happened and nobody is approved; if its
+ * outcome is unknown (connection lost, deadline), InDoubtError. Afterwards, off the common path: the answers of the
+ * reservations PostgreSQL refused (what it holds decides the code), and the undoing of a reservation whose key
+ * another instance answered meanwhile.
  */
 export async function writeBatch(db: Knex, ops: WriteOp[], now: Date, deadline: number): Promise<WriteResult[]> {
-  const results: (WriteResult | undefined)[] = ops.map(() => undefined);
-  let pending = ops.map((_, i) => i);
-  for (let attempt = 0; attempt < 3 && pending.length > 0; attempt++) {
-    type Attempt = { out: WriteResult[] | null; lost: number[] };
-    const outcome = await inTransaction<Attempt>(db, 'group commit', deadline, async (q) => {
-      const batch = pending.map((i) => ops[i]!);
-      const out = await applyWrites(q, batch, now);
-      const stored = await storeAnswers(q, batch.map((op, j) => ({ seen: op.seen, fields: fieldsOf(out[j]!) })), now);
-      if (stored.size === batch.length) return { out, lost: [] };
-      const lost = pending.filter((i) => !stored.has(ops[i]!.seen.cls + ops[i]!.seen.key));
-      return new Rollback<Attempt>({ out: null, lost });
-    });
-    if (outcome.out) {
-      pending.forEach((i, j) => (results[i] = outcome.out![j]));
-      pending = [];
-    } else {
-      for (const i of outcome.lost) results[i] = { status: 'duplicate' };
-      pending = pending.filter((i) => !outcome.lost.includes(i));
-    }
-  }
-  if (pending.length > 0) throw new Error('group commit kept colliding with concurrent duplicates');
-  return results as WriteResult[];
-}
-
-function fieldsOf(r: WriteResult): FieldValues {
-  if (r.status === 'duplicate') throw new Error('no answer for a duplicate');
-  return r.fields;
-}
-
-async function applyWrites(q: Pg, ops: WriteOp[], now: Date): Promise<WriteResult[]> {
-  const out: (WriteResult | undefined)[] = ops.map((op) => (op.kind === 'record' ? { status: 'stored', fields: op.response } : undefined));
-  const reserves = ops.map((op, i) => ({ op, i })).filter((x): x is { op: ReserveOp; i: number } => x.op.kind === 'reserve');
-  if (reserves.length === 0) return out as WriteResult[];
-
-  const missing = reserves.filter((r) => !r.op.payoutStored).map((r) => r.op.beneficiaryId);
-  if (missing.length) await materializePayouts(q, null, missing, now);
-
-  // The campaign row is share-locked: closing it waits for reservations in flight, and reservations after the
-  // close see it closed. "close stops withdrawals at once" holds in PostgreSQL itself.
-  const open = new Set(
-    (await q.query<{ code: string }>(`SELECT code FROM campaigns WHERE code = ANY($1) AND state = 'open' FOR SHARE`, [
-      [...new Set(reserves.map((r) => r.op.campaign))],
-    ])).map((r) => r.code),
-  );
-  // At most one reservation per entitlement per statement: the others are refused here and answered from what
+  const out: (WriteResult | undefined)[] = ops.map(() => undefined);
+  // At most one reservation per entitlement per statement: the others are refused and answered from what
   // PostgreSQL holds after it (09 while it is reserved). Only a Redis that wrongly said yes twice sends two.
   const claimed = new Set<string>();
-  const candidates = reserves.filter((r) => {
-    if (!open.has(r.op.campaign) || claimed.has(r.op.beneficiaryId)) return false;
-    claimed.add(r.op.beneficiaryId);
-    return true;
+  const together: number[] = [];
+  const refused: number[] = [];
+  ops.forEach((op, i) => {
+    if (op.kind === 'reserve' && claimed.has(op.beneficiaryId)) return refused.push(i);
+    if (op.kind === 'reserve') claimed.add(op.beneficiaryId);
+    together.push(i);
   });
-  const reserved = new Map<number, string>();
-  if (candidates.length) {
-    const rows = await q.query<{ ord: number; withdrawal_id: string }>(
-      `WITH i AS (
-         SELECT * FROM unnest($1::int[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
-                              $8::text[], $9::text[], $10::bigint[])
-           AS i(ord, bid, amount, msg_key, acquirer, terminal, stan, transmitted, rrn, window_ms)),
-       r AS (
-         UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $11
-           FROM i
-          WHERE p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
-         RETURNING p.beneficiary_id, p.campaign_code, p.paid_minor, p.reserved_minor),
-       w AS (
-         INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
-                                  amount_minor, state, reserved_at, due_at)
-         SELECT r.campaign_code, r.beneficiary_id, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn,
-                i.amount, 'RESERVED', $11, $11 + i.window_ms * interval '1 millisecond'
-           FROM r JOIN i ON i.bid = r.beneficiary_id
-         RETURNING id, beneficiary_id),
-       h AS (
-         INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
-                                     acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
-         SELECT $11, r.campaign_code, r.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
-                i.acquirer, i.terminal, i.stan, i.rrn, i.amount, r.paid_minor, r.reserved_minor
-           FROM r JOIN i ON i.bid = r.beneficiary_id JOIN w ON w.beneficiary_id = r.beneficiary_id)
-       SELECT i.ord, w.id::text AS withdrawal_id FROM w JOIN i ON i.bid = w.beneficiary_id`,
-      [
-        candidates.map((c) => c.i),
-        candidates.map((c) => c.op.beneficiaryId),
-        candidates.map((c) => c.op.amountMinor),
-        candidates.map((c) => c.op.seen.key),
-        candidates.map((c) => c.op.msg.acquirer),
-        candidates.map((c) => c.op.msg.terminal),
-        candidates.map((c) => c.op.msg.stan),
-        candidates.map((c) => c.op.transmitted),
-        candidates.map((c) => c.op.msg.rrn),
-        candidates.map((c) => c.op.windowMs),
-        now,
-      ],
-    );
-    for (const r of rows) reserved.set(r.ord, r.withdrawal_id);
+  const missing = ops.filter((op): op is ReserveOp => op.kind === 'reserve' && !op.payoutStored).map((op) => op.beneficiaryId);
+  const rows = await inStatement(db, 'group commit', deadline, async (q) => {
+    if (missing.length) await materializePayouts(q, null, missing, now);
+    return reserveAndStore(q, together.map((i) => ({ i, op: ops[i]! })), now);
+  });
+  const lost: Array<{ i: number; withdrawalId: string }> = [];
+  for (const r of rows) {
+    const op = ops[r.ord]!;
+    if (op.kind === 'record') out[r.ord] = r.stored ? { status: 'stored', fields: op.response } : { status: 'duplicate' };
+    else if (r.withdrawal_id === null) refused.push(r.ord);
+    else if (r.stored) out[r.ord] = { status: 'approved', withdrawalId: r.withdrawal_id, fields: op.approve };
+    else lost.push({ i: r.ord, withdrawalId: r.withdrawal_id });
   }
-
-  // Refused: the answer comes from what PostgreSQL holds now, in the §7 order.
-  const refused = reserves.filter((r) => !reserved.has(r.i));
-  const states = new Map<string, Payout>();
   if (refused.length) {
-    const rows = await q.query<PayoutRow & { beneficiary_id: string }>(
-      `SELECT beneficiary_id::text, state, entitled_minor::text, paid_minor::text, reserved_minor::text
-         FROM payouts WHERE beneficiary_id = ANY($1)`,
-      [[...new Set(refused.map((r) => r.op.beneficiaryId))]],
-    );
-    for (const r of rows) states.set(r.beneficiary_id, payoutOf(r));
-  }
-  for (const { op, i } of reserves) {
-    const id = reserved.get(i);
-    if (id !== undefined) {
-      out[i] = { status: 'approved', withdrawalId: id, fields: op.approve };
-      continue;
+    try {
+      const answers = await inStatement(db, 'declines', deadline, (q) => storeDeclines(q, refused.map((i) => ops[i] as ReserveOp), now));
+      refused.forEach((i, j) => (out[i] = answers[j]!));
+    } catch {
+      for (const i of refused) out[i] = { status: 'unstored' };
     }
-    const p = states.get(op.beneficiaryId);
-    // Open campaign and an entitlement that matches, yet refused: another reservation won the row meanwhile.
-    const outcome: Outcome = !open.has(op.campaign) ? 'CAMPAIGN_CLOSED' : (p && entitlementOutcome(p, op.amountMinor)) || 'IN_PROGRESS';
-    out[i] = { status: 'refused', outcome, fields: op.decline(outcome) };
+  }
+  for (const { i, withdrawalId } of lost) {
+    try {
+      await inTransaction(db, 'undo', deadline, (q) => voidWithdrawal(q, withdrawalId, now));
+      out[i] = { status: 'duplicate' };
+    } catch {
+      out[i] = { status: 'doubt' };
+    }
   }
   return out as WriteResult[];
+}
+
+interface Row {
+  ord: number;
+  withdrawal_id: string | null;
+  stored: boolean;
+}
+
+async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, now: Date): Promise<Row[]> {
+  const col = <T>(f: (op: WriteOp) => T) => items.map(({ op }) => f(op));
+  const r = (op: WriteOp) => (op.kind === 'reserve' ? op : null);
+  return q.query<Row>(
+    `WITH i AS (
+       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::bigint[], $8::bigint[],
+                            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[])
+         AS i(ord, kind, cls, msg_key, body_hash, response, bid, amount, campaign, acquirer, terminal, stan, transmitted, rrn, window_ms)),
+     -- Share-locks the campaign: a close waits for reservations committing, later ones see it closed.
+     c AS (SELECT code FROM campaigns WHERE code IN (SELECT campaign FROM i WHERE kind = 'reserve') AND state = 'open' FOR SHARE),
+     r AS (
+       UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $16
+         FROM i JOIN c ON c.code = i.campaign
+        WHERE i.kind = 'reserve' AND p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
+       RETURNING p.beneficiary_id, p.campaign_code, p.paid_minor, p.reserved_minor),
+     w AS (
+       INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
+                                amount_minor, state, reserved_at, due_at)
+       SELECT r.campaign_code, r.beneficiary_id, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn,
+              i.amount, 'RESERVED', $16, $16 + i.window_ms * interval '1 millisecond'
+         FROM r JOIN i ON i.kind = 'reserve' AND i.bid = r.beneficiary_id
+       RETURNING id, beneficiary_id),
+     h AS (
+       INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
+                                   acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
+       SELECT $16, r.campaign_code, r.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
+              i.acquirer, i.terminal, i.stan, i.rrn, i.amount, r.paid_minor, r.reserved_minor
+         FROM r JOIN i ON i.kind = 'reserve' AND i.bid = r.beneficiary_id JOIN w ON w.beneficiary_id = r.beneficiary_id),
+     -- The answers: every record, and the approval of every reservation made. A key stored meanwhile is left alone.
+     s AS (
+       INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
+       SELECT i.cls, i.msg_key, i.body_hash, i.response, $16
+         FROM i LEFT JOIN r ON i.kind = 'reserve' AND r.beneficiary_id = i.bid
+        WHERE i.kind = 'record' OR r.beneficiary_id IS NOT NULL
+       ON CONFLICT DO NOTHING
+       RETURNING mti_class, msg_key)
+     SELECT i.ord, w.id::text AS withdrawal_id, (s.msg_key IS NOT NULL) AS stored
+       FROM i LEFT JOIN w ON i.kind = 'reserve' AND w.beneficiary_id = i.bid
+              LEFT JOIN s ON s.mti_class = i.cls AND s.msg_key = i.msg_key`,
+    [
+      items.map(({ i }) => i),
+      col((op) => op.kind),
+      col((op) => op.seen.cls),
+      col((op) => op.seen.key),
+      col((op) => op.seen.hash),
+      col((op) => JSON.stringify(op.kind === 'record' ? op.response : op.approve)),
+      col((op) => r(op)?.beneficiaryId ?? null),
+      col((op) => r(op)?.amountMinor ?? null),
+      col((op) => r(op)?.campaign ?? null),
+      col((op) => r(op)?.msg.acquirer ?? null),
+      col((op) => r(op)?.msg.terminal ?? null),
+      col((op) => r(op)?.msg.stan ?? null),
+      col((op) => r(op)?.transmitted ?? null),
+      col((op) => r(op)?.msg.rrn ?? null),
+      col((op) => r(op)?.windowMs ?? null),
+      now,
+    ],
+  );
+}
+
+/** Reservations PostgreSQL refused: the §7 code from what it holds now, stored as their answers. */
+async function storeDeclines(q: Pg, ops: ReserveOp[], now: Date): Promise<WriteResult[]> {
+  const rows = await q.query<PayoutRow & { beneficiary_id: string; open: boolean }>(
+    `SELECT p.beneficiary_id::text, p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text,
+            EXISTS (SELECT 1 FROM campaigns c WHERE c.code = p.campaign_code AND c.state = 'open') AS open
+       FROM payouts p WHERE p.beneficiary_id = ANY($1)`,
+    [[...new Set(ops.map((op) => op.beneficiaryId))]],
+  );
+  const byId = new Map(rows.map((r) => [r.beneficiary_id, r]));
+  const answers = ops.map((op) => {
+    const p = byId.get(op.beneficiaryId);
+    // Open campaign and an entitlement that matches, yet refused: another reservation won the row meanwhile.
+    const outcome: Outcome = !p?.open ? 'CAMPAIGN_CLOSED' : entitlementOutcome(payoutOf(p), op.amountMinor) || 'IN_PROGRESS';
+    return { outcome, fields: op.decline(outcome) };
+  });
+  const stored = await storeAnswers(q, ops.map((op, j) => ({ seen: op.seen, fields: answers[j]!.fields })), now);
+  return ops.map((op, j) =>
+    stored.has(op.seen.cls + op.seen.key) ? { status: 'refused', outcome: answers[j]!.outcome, fields: answers[j]!.fields } : { status: 'duplicate' },
+  );
 }
 
 /** Inserts the answers; returns the keys (cls+key) that were new. A key already there is left as it is. */
@@ -305,22 +323,34 @@ async function storeAnswers(q: Pg, answers: { seen: SeenKey; fields: FieldValues
 }
 
 /**
- * Payout rows for beneficiaries that have none yet (all of a campaign, or the given ids). An entitlement nobody
- * has touched follows the roster's amount; one that has been reserved or paid keeps the amount it had.
+ * Payout rows for beneficiaries that have none yet: the given ids, or those of the campaign with ids in [from, to).
+ * An entitlement nobody has touched follows the roster's amount; one reserved or paid keeps the amount it had.
  */
-export async function materializePayouts(q: Pg, campaign: string | null, ids: string[] | null, now: Date): Promise<number> {
+export async function materializePayouts(
+  q: Pg, campaign: string | null, ids: string[] | null, now: Date, range: [number, number] | null = null,
+): Promise<number> {
   const rows = await q.query<{ n: string }>(
     `WITH m AS (
        INSERT INTO payouts (beneficiary_id, campaign_code, entitled_minor, updated_at)
        SELECT id, campaign_code, amount_minor, $3 FROM beneficiaries
         WHERE ($1::text IS NULL OR campaign_code = $1) AND ($2::bigint[] IS NULL OR id = ANY($2))
+          AND ($4::bigint IS NULL OR (id >= $4 AND id < $5))
        ON CONFLICT (beneficiary_id) DO UPDATE SET entitled_minor = EXCLUDED.entitled_minor, updated_at = EXCLUDED.updated_at
         WHERE payouts.state = 'AVAILABLE' AND payouts.paid_minor = 0 AND payouts.entitled_minor <> EXCLUDED.entitled_minor
        RETURNING 1)
      SELECT count(*)::text AS n FROM m`,
-    [campaign, ids, now],
+    [campaign, ids, now, range?.[0] ?? null, range?.[1] ?? null],
   );
   return Number(rows[0]!.n);
+}
+
+/** The smallest and largest beneficiary id of a campaign (null when it has none). */
+export async function beneficiaryIdRange(q: Pg, campaign: string): Promise<[number, number] | null> {
+  const [r] = await q.query<{ lo: string | null; hi: string | null }>(
+    `SELECT min(id)::text AS lo, max(id)::text AS hi FROM beneficiaries WHERE campaign_code = $1`,
+    [campaign],
+  );
+  return r?.lo && r.hi ? [Number(r.lo), Number(r.hi)] : null;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -450,32 +480,45 @@ async function history(
   );
 }
 
+/** RESERVED → VOIDED for one withdrawal, its payout back to AVAILABLE; false if it is not RESERVED. */
+async function voidWithdrawal(q: Pg, withdrawalId: string, now: Date): Promise<boolean> {
+  const [w] = await q.query<WithdrawalRow>(
+    `SELECT id::text, campaign_code, beneficiary_id::text, amount_minor::text, state FROM withdrawals WHERE id = $1 FOR UPDATE`,
+    [withdrawalId],
+  );
+  if (!w || w.state !== 'RESERVED') return false;
+  const [p] = await q.query<{ state: PayoutState; paid_minor: string; reserved_minor: string }>(
+    `UPDATE payouts SET state = 'AVAILABLE', reserved_minor = 0, updated_at = $2 WHERE beneficiary_id = $1 AND state = 'RESERVED'
+     RETURNING state, paid_minor::text, reserved_minor::text`,
+    [w.beneficiary_id, now],
+  );
+  assert(p, `withdrawal ${w.id} is RESERVED but its payout is not`);
+  await q.query(`UPDATE withdrawals SET state = 'VOIDED', dispensed_minor = 0, settled_at = $2 WHERE id = $1`, [w.id, now]);
+  await history(q, now, w, 'VOID', 'RESERVED', p.state, null, Number(w.amount_minor), p);
+  return true;
+}
+
 /**
- * Undoes a reservation whose commit was in doubt while its client was told 91, and stores that 91 as the answer,
- * so a retransmission hears what was said. Returns true if there was something to undo.
+ * Undoes a reservation whose commit was in doubt while its client was told 91. With `answer`, stores that 91 as
+ * the answer, so a retransmission hears what was said; without, the stored answer is someone else's and stays.
+ * Returns true if there was something to undo.
  */
 export async function voidReservation(
-  db: Knex, a: { seen: SeenKey; beneficiaryId: string; answer: FieldValues }, now: Date, deadline: number,
+  db: Knex, a: { seen: SeenKey; beneficiaryId: string; answer: FieldValues | null }, now: Date, deadline: number,
 ): Promise<boolean> {
   return inTransaction(db, 'void', deadline, async (q) => {
     // Waits for a commit of that reservation still under way, so "not there" means "never committed".
     await q.query(`SELECT 1 FROM payouts WHERE beneficiary_id = $1 FOR UPDATE`, [a.beneficiaryId]);
-    const [w] = await q.query<WithdrawalRow>(
-      `SELECT id::text, campaign_code, beneficiary_id::text, amount_minor::text, state FROM withdrawals
-        WHERE msg_key = $1 AND beneficiary_id = $2 AND state = 'RESERVED' FOR UPDATE`,
+    const [w] = await q.query<{ id: string }>(
+      `SELECT id::text FROM withdrawals WHERE msg_key = $1 AND beneficiary_id = $2 AND state = 'RESERVED'`,
       [a.seen.key, a.beneficiaryId],
     );
-    if (!w) return false;
-    const [p] = await q.query<{ state: PayoutState; paid_minor: string; reserved_minor: string }>(
-      `UPDATE payouts SET state = 'AVAILABLE', reserved_minor = 0, updated_at = $2 WHERE beneficiary_id = $1 AND state = 'RESERVED'
-       RETURNING state, paid_minor::text, reserved_minor::text`,
-      [w.beneficiary_id, now],
-    );
-    await q.query(`UPDATE withdrawals SET state = 'VOIDED', dispensed_minor = 0, settled_at = $2 WHERE id = $1`, [w.id, now]);
-    await history(q, now, w, 'VOID', 'RESERVED', p!.state, null, Number(w.amount_minor), p!);
-    await q.query(`UPDATE messages_seen SET response = $3 WHERE mti_class = $1 AND msg_key = $2`, [
-      a.seen.cls, a.seen.key, JSON.stringify(a.answer),
-    ]);
+    if (!w || !(await voidWithdrawal(q, w.id, now))) return false;
+    if (a.answer) {
+      await q.query(`UPDATE messages_seen SET response = $3 WHERE mti_class = $1 AND msg_key = $2`, [
+        a.seen.cls, a.seen.key, JSON.stringify(a.answer),
+      ]);
+    }
     return true;
   });
 }

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import { CampaignError, requireCampaign } from '../campaigns.ts';
-import { materializePayouts } from './journal.ts';
+import { beneficiaryIdRange, materializePayouts } from './journal.ts';
 import { serverError, withConnection } from './pg.ts';
 import { RedisRecovery, type RebuildReport } from './recovery.ts';
 import { CAMPAIGNS_CHANNEL, Reservations } from './reservations.ts';
@@ -21,9 +21,24 @@ export interface ControlDeps {
 const LOAD_TIMEOUT_MS = 10 * 60_000;
 /** Beneficiaries refreshed per round trip. */
 const REFRESH_CHUNK = 50_000;
+/** Beneficiary ids per statement when a whole campaign's payout rows are created: each statement stays short. */
+const MATERIALIZE_ID_SPAN = 100_000;
 
 function recovery(d: ControlDeps): RedisRecovery {
   return new RedisRecovery({ db: d.db, reservations: new Reservations(d.redis), logger: d.logger });
+}
+
+/** A payout row for every beneficiary of the campaign, in id ranges, each its own statement. */
+async function materializeCampaign(d: ControlDeps, code: string, now: Date): Promise<number> {
+  const range = await withConnection(d.db, 'payouts', Date.now() + LOAD_TIMEOUT_MS, (q) => beneficiaryIdRange(q, code));
+  if (!range) return 0;
+  let total = 0;
+  for (let from = range[0]; from <= range[1]; from += MATERIALIZE_ID_SPAN) {
+    total += await withConnection(d.db, 'payouts', Date.now() + LOAD_TIMEOUT_MS, (q) =>
+      materializePayouts(q, code, null, now, [from, from + MATERIALIZE_ID_SPAN]),
+    );
+  }
+  return total;
 }
 
 /** Loads the campaign's entitlements into Redis, then opens it (operations.md: `campaign open`). */
@@ -34,7 +49,7 @@ export async function openCampaign(d: ControlDeps, code: string): Promise<Rebuil
   const other = await d.db('campaigns').where({ state: 'open' }).first('code');
   if (other) throw new CampaignError(`campaign ${other.code} is open: close it first (one campaign is open at a time)`);
   const now = d.clock.now();
-  await withConnection(d.db, 'payouts', Date.now() + LOAD_TIMEOUT_MS, (q) => materializePayouts(q, code, null, now));
+  await materializeCampaign(d, code, now);
   const report = await recovery(d).rebuild(code);
   if (!report) throw new CampaignError(`campaign ${code} is being loaded into Redis by another instance: try again shortly`);
   try {

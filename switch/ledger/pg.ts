@@ -11,6 +11,9 @@ export class StoreUnavailable extends Error {
   }
 }
 
+/** No connection: nothing was sent. */
+export class AcquireFailed extends StoreUnavailable {}
+
 /** COMMIT was sent and no answer came back: the transaction may or may not have committed. */
 export class InDoubtError extends StoreUnavailable {}
 
@@ -72,7 +75,7 @@ export async function withConnection<T>(db: Knex, what: string, deadline: number
   try {
     conn = await acquire(db, deadline);
   } catch (e) {
-    throw new StoreUnavailable(what, e);
+    throw new AcquireFailed(what, e);
   }
   const timer = timeout(deadline);
   try {
@@ -84,6 +87,20 @@ export async function withConnection<T>(db: Knex, what: string, deadline: number
   } finally {
     timer.cancel();
     release(db, conn);
+  }
+}
+
+/**
+ * A write that commits by itself (one statement, or statements each complete on its own) on one connection, by
+ * `deadline`. An error PostgreSQL reports means that statement did not happen; a lost connection or the deadline
+ * means it may have: InDoubtError.
+ */
+export async function inStatement<T>(db: Knex, what: string, deadline: number, fn: (q: Pg) => Promise<T>): Promise<T> {
+  try {
+    return await withConnection(db, what, deadline, fn);
+  } catch (e) {
+    if (serverError(e) || e instanceof AcquireFailed) throw e;
+    throw new InDoubtError(what, e);
   }
 }
 
