@@ -120,8 +120,9 @@ SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_h
  WHERE s.reject IS NULL`;
 
 // New rows are written in key order: a million random 32-byte keys inserted in file order dirty index pages at
-// random, which costs several times more than the same inserts sorted. (Ids then follow id_hash order, so the
-// primary key still only grows.)
+// random, which costs several times more than the same inserts sorted. Beneficiaries go in id_hash order (their ids
+// then follow it, so the primary key only grows); their cards in beneficiary order, so that the foreign-key checks
+// and the one-current-card index walk beneficiaries in order too (measured: a fifth less than in nhi_hash order).
 const WRITE_SQL = [
   `CREATE TEMP TABLE roster_new ON COMMIT DROP AS
    WITH ins AS (
@@ -131,7 +132,7 @@ const WRITE_SQL = [
    SELECT id, id_hash FROM ins`,
   `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
    SELECT $1, p.nhi_hash, n.id FROM roster_new n JOIN roster_plan p ON p.id_hash = n.id_hash AND p.outcome = 'new'
-    ORDER BY p.nhi_hash`,
+    ORDER BY n.id`,
   `UPDATE beneficiaries b
       SET birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
           last_import_id = $2, updated_at = now()
