@@ -7,11 +7,14 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import { LEDGER_LIMITS } from '../ledger/limits.ts';
+import { beforeDeadline } from '../ledger/deadline.ts';
 
 export const SETTLEMENT_QUEUE = 'ledger';
 const SETTLE_ATTEMPTS = 10;
 const SETTLE_BACKOFF_MS = 1_000;
 const WORKER_CONCURRENCY = 8;
+const SCHEDULER_SETUP_TIMEOUT_MS = 5_000;
+const SCHEDULER_RETRY_MS = 10_000;
 /** Failed jobs are kept this long for inspection. */
 const KEEP_FAILED_S = 7 * 86_400;
 
@@ -29,6 +32,7 @@ export class SettlementJobs {
   private queue: Queue | null = null;
   private worker: Worker | null = null;
   private connections: Redis[] = [];
+  private retry: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: SettlementDeps) {}
 
@@ -45,13 +49,27 @@ export class SettlementJobs {
     });
     this.worker.on('error', (e) => this.deps.logger.warn('job worker error', { error: e.message }));
     this.worker.on('failed', (job, e) => this.deps.logger.warn('job failed', { job: job?.name, error: e.message }));
+    await this.setUpSchedulers();
+  }
+
+  /** The periodic sweep and purge; while Redis is away, retried in the background instead of holding up the start. */
+  private async setUpSchedulers(): Promise<void> {
+    const queue = this.queue;
+    if (!queue) return;
     try {
-      await this.queue.waitUntilReady();
-      await this.queue.upsertJobScheduler('sweep', { every: LEDGER_LIMITS.SETTLE_SWEEP_INTERVAL_MS }, { name: 'sweep' });
-      await this.queue.upsertJobScheduler('purge', { every: LEDGER_LIMITS.PURGE_INTERVAL_MS }, { name: 'purge' });
+      await beforeDeadline(
+        (async () => {
+          await queue.waitUntilReady();
+          await queue.upsertJobScheduler('sweep', { every: LEDGER_LIMITS.SETTLE_SWEEP_INTERVAL_MS }, { name: 'sweep' });
+          await queue.upsertJobScheduler('purge', { every: LEDGER_LIMITS.PURGE_INTERVAL_MS }, { name: 'purge' });
+        })(),
+        Date.now() + SCHEDULER_SETUP_TIMEOUT_MS,
+        'job schedulers',
+      );
     } catch (e) {
-      // Redis away at start: the delayed jobs and the sweep come back with it (the ledger re-checks every second).
-      this.deps.logger.warn('job schedulers not set up', { error: (e as Error).message });
+      this.deps.logger.warn('job schedulers not set up yet (retrying)', { error: (e as Error).message });
+      this.retry = setTimeout(() => void this.setUpSchedulers(), SCHEDULER_RETRY_MS);
+      this.retry.unref();
     }
   }
 
@@ -69,6 +87,8 @@ export class SettlementJobs {
   }
 
   async stop(): Promise<void> {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
     await this.worker?.close().catch(() => {});
     await this.queue?.close().catch(() => {});
     for (const c of this.connections) c.disconnect();

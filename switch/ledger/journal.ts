@@ -1,7 +1,16 @@
 // The PostgreSQL side of the ledger: the state table and its transitions, the journal of every change, the
-// answers stored for duplicates, tombstones. Every transition is one transaction that also stores the answer it
-// produced, so "recorded" and "answered" can never disagree. The conditional UPDATEs and the table constraints
-// refuse a second reservation whatever Redis said.
+// answers stored for duplicates, tombstones. Every transition commits together with the answer it produced, so
+// "recorded" and "answered" can never disagree. The conditional UPDATEs and the table constraints refuse a second
+// reservation whatever Redis said.
+//
+// The contract of every transition (written down, as jPOS does for commit/abort): it is conditional on the state
+// it starts from, and applying it to any other state changes nothing, so a message applied twice is only answered twice.
+//   reserve   AVAILABLE with exactly the amount remaining → RESERVED      otherwise: refused, nothing changes
+//   confirm   RESERVED → PAID (0220/0221, or the window passing)        PAID, REVERSED, VOIDED: nothing
+//   reverse   RESERVED | PAID → AVAILABLE, or PAID if all was dispensed REVERSED, VOIDED: nothing; unknown: tombstone
+//   void      RESERVED → AVAILABLE (the withdrawal VOIDED)               otherwise: nothing
+// Invariants the database checks on every write (payouts_* constraints) are also asserted here after each change:
+// a violated one is a bug, and the transaction must not commit.
 import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
 import type { FieldValues } from '../iso8583/message.ts';
@@ -365,7 +374,7 @@ export interface Settled {
 /** RESERVED → PAID for the given withdrawals that are still RESERVED; returns those it changed. */
 async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
   if (ids.length === 0) return [];
-  return q.query<Settled>(
+  const rows = await q.query<Settled>(
     `WITH w AS (
        UPDATE withdrawals SET state = 'PAID', dispensed_minor = amount_minor, settled_at = $2
         WHERE id = ANY($1) AND state = 'RESERVED'
@@ -380,9 +389,16 @@ async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', 
        SELECT $2, w.campaign_code, w.beneficiary_id, w.id, $3, 'RESERVED', 'PAID', $4, coalesce($5, w.acquirer),
               coalesce($6, w.terminal), $7, coalesce($8, w.rrn), w.amount_minor, p.paid_minor, p.reserved_minor
          FROM w JOIN p ON p.beneficiary_id = w.beneficiary_id)
-     SELECT w.id::text AS "withdrawalId", w.campaign_code AS campaign, w.beneficiary_id::text AS "beneficiaryId" FROM w`,
+     SELECT w.id::text AS "withdrawalId", w.campaign_code AS campaign, w.beneficiary_id::text AS "beneficiaryId",
+            (SELECT count(*) FROM p WHERE p.beneficiary_id = w.beneficiary_id)::int AS payouts
+       FROM w`,
     [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
   );
+  for (const r of rows as Array<Settled & { payouts?: number }>) {
+    assert.equal(r.payouts, 1, `withdrawal ${r.withdrawalId} was RESERVED but its payout was not`);
+    delete r.payouts;
+  }
+  return rows;
 }
 
 interface WithdrawalRow {
@@ -457,6 +473,7 @@ export async function reverse(
        RETURNING state, paid_minor::text, reserved_minor::text`,
       [w.beneficiary_id, paidDelta, reservedDelta, now],
     );
+    assert(p && p.reserved_minor === '0', `reversal of withdrawal ${w.id} left its payout reserved`);
     await q.query(`UPDATE withdrawals SET state = 'REVERSED', dispensed_minor = $2, settled_at = $3 WHERE id = $1`, [w.id, dispensed, now]);
     await history(q, now, w, 'REVERSE', w.state, p!.state, a.msg, amount - dispensed, p!);
     return storeOrUndo<Reversed>(
