@@ -4,6 +4,7 @@ import { createDb, migrate } from './db.ts';
 import { addBank, listBanks, parseMacKey, removeBank } from './banks.ts';
 import type { Knex } from 'knex';
 import { campaignCommands } from './ctl/campaign.ts';
+import { ledgerCommands } from './ctl/ledger.ts';
 
 export class UsageError extends Error {}
 
@@ -64,6 +65,7 @@ export function registerCommands(more: Record<string, Command>): void {
   Object.assign(commands, more);
 }
 registerCommands(campaignCommands());
+registerCommands(ledgerCommands());
 
 export async function runCtl(argv: string[], ctx: CtlContext): Promise<void> {
   for (const words of [2, 1]) {
