@@ -1,6 +1,6 @@
 // The operations CLI (operations.md). Every command exits non-zero with a one-line reason when it fails.
 import { loadConfig } from './config.ts';
-import { createDb, migrate } from './db.ts';
+import { createDb, ensureDatabase, migrate } from './db.ts';
 import { addBank, listBanks, parseMacKey, removeBank } from './banks.ts';
 import type { Knex } from 'knex';
 import { campaignCommands } from './ctl/campaign.ts';
@@ -78,9 +78,12 @@ export async function runCtl(argv: string[], ctx: CtlContext): Promise<void> {
 
 async function main(): Promise<number> {
   const config = loadConfig();
-  const db = createDb(config.databaseUrl, { max: 4 });
+  const argv = process.argv.slice(2);
+  let db: Knex | undefined;
   try {
-    await runCtl(process.argv.slice(2), {
+    if (argv[0] === 'migrate') await ensureDatabase(config.databaseUrl);
+    db = createDb(config.databaseUrl, { max: 4 });
+    await runCtl(argv, {
       db,
       out: (l) => process.stdout.write(l + '\n'),
       err: (l) => process.stderr.write(l + '\n'),
@@ -91,7 +94,7 @@ async function main(): Promise<number> {
     process.stderr.write(`error: ${(e as Error).message.split('\n')[0]}\n`);
     return 1;
   } finally {
-    await db.destroy();
+    await db?.destroy();
   }
 }
 
