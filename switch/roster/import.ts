@@ -9,9 +9,9 @@
 // those. The same ids can be read again later with changedBeneficiaryIds(db, importId).
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { bulkHasher } from './bulk-hash.ts';
+import { hashIdentifier, type IdentifierKind } from './hashing.ts';
 import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
-import { checkRow, parseHeader, taipeiDate, RosterFileError, MAX_GUARDIANS, type Header } from './rows.ts';
+import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
 import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
 
@@ -235,16 +235,14 @@ export async function importRoster(
         rejected++;
         if (rejections.length < keep) rejections.push({ line, reason });
       };
-      const hash = bulkHasher(key);
-      const scratch = Buffer.alloc(32 * MAX_GUARDIANS);
+      const hash = (kind: IdentifierKind, value: string, out: Buffer, offset: number) => hashIdentifier(key, kind, value).copy(out, offset);
       /** The guardians' hashes in hex, sorted: the same guardians in another order are the same roster entry. */
-      const guardianHex = (ids: string[]): string => {
-        const hashes = ids.map((g, i) => {
-          hash('id', g, scratch, 32 * i);
-          return scratch.subarray(32 * i, 32 * i + 32);
-        });
-        return hashes.sort(Buffer.compare).map((h) => h.toString('hex')).join('');
-      };
+      const guardianHex = (ids: string[]): string =>
+        ids
+          .map((g) => hashIdentifier(key, 'id', g))
+          .sort(Buffer.compare)
+          .map((h) => h.toString('hex'))
+          .join('');
       const counted = (async function* () {
         for await (const chunk of input) {
           bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
