@@ -46,7 +46,7 @@ test('one beneficiary hammered from 50 connections across 2 switch processes is 
     const rows = await f.db('withdrawals').select('terminal', 'stan', 'amount_minor');
     t.is(rows.length, approvals.length);
     for (const a of approvals) t.true(rows.some((r) => r.terminal === a.fields[41] && r.stan === a.fields[11]));
-    const [{ sum }] = await f.db('payouts').sum({ sum: 'reserved_minor' });
+    const sum = (await f.db('payouts').sum({ sum: 'reserved_minor' }))[0]?.sum;
     t.is(Number(sum), approvals.length * 600_000);
   } finally {
     for (const c of clients) c.close();
