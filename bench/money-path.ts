@@ -140,8 +140,10 @@ try {
   const half = await phase('H', approvalRate / 2);
   console.log(line(`switch at half the maximum rate (${fmt(approvalRate / 2)}/s offered)`, half));
   console.log(`p99 at half rate: ${ms(half.latencyMs.p99)} (target <= 10 ms)`);
+  const light = await phase('L', 100);
+  console.log(line('switch at 100/s (the latency of the path itself, no queueing)', light));
   const n = Number((await tdb.db('withdrawals').count<{ n: string }[]>('* as n'))[0]!.n);
-  const seenApprovals = approvals + (half.codes['00'] ?? 0);
+  const seenApprovals = approvals + (half.codes['00'] ?? 0) + (light.codes['00'] ?? 0);
   const states = await tdb.db('withdrawals').select('state').count('* as n').groupBy('state');
   const standing = states.filter((r) => r.state !== 'VOIDED').reduce((a, r) => a + Number(r.n), 0);
   console.log(
