@@ -241,24 +241,26 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
          AS i(ord, kind, cls, msg_key, body_hash, response, bid, amount, campaign, acquirer, terminal, stan, transmitted, rrn, window_ms)),
      -- Share-locks the campaign: a close waits for reservations committing, later ones see it closed.
      c AS (SELECT code FROM campaigns WHERE code IN (SELECT campaign FROM i WHERE kind = 'reserve') AND state = 'open' FOR SHARE),
+     -- Each CTE carries what the next needs in its RETURNING: joins between CTEs would be planned blind.
      r AS (
        UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $16
          FROM i JOIN c ON c.code = i.campaign
         WHERE i.kind = 'reserve' AND p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
-       RETURNING p.beneficiary_id, p.campaign_code, p.paid_minor, p.reserved_minor),
+       RETURNING p.beneficiary_id, p.campaign_code, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn, i.amount, i.window_ms),
      w AS (
        INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
                                 amount_minor, state, reserved_at, due_at)
-       SELECT r.campaign_code, r.beneficiary_id, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn,
-              i.amount, 'RESERVED', $16, $16 + i.window_ms * interval '1 millisecond'
-         FROM r JOIN i ON i.kind = 'reserve' AND i.bid = r.beneficiary_id
-       RETURNING id, beneficiary_id),
+       SELECT campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
+              amount, 'RESERVED', $16, $16 + window_ms * interval '1 millisecond'
+         FROM r
+       RETURNING id, beneficiary_id, campaign_code, acquirer, terminal, stan, rrn, amount_minor),
+     -- A reservation leaves paid_minor as it was, so the row as the statement began tells it.
      h AS (
        INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
                                    acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
-       SELECT $16, r.campaign_code, r.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
-              i.acquirer, i.terminal, i.stan, i.rrn, i.amount, r.paid_minor, r.reserved_minor
-         FROM r JOIN i ON i.kind = 'reserve' AND i.bid = r.beneficiary_id JOIN w ON w.beneficiary_id = r.beneficiary_id),
+       SELECT $16, w.campaign_code, w.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
+              w.acquirer, w.terminal, w.stan, w.rrn, w.amount_minor, p.paid_minor, w.amount_minor
+         FROM w JOIN payouts p ON p.beneficiary_id = w.beneficiary_id),
      -- The answers: every record, and the approval of every reservation made. A key stored meanwhile is left alone.
      s AS (
        INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)

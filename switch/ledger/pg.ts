@@ -3,6 +3,7 @@
 // so an unfinished transaction can never commit later, except when COMMIT was already sent: that is the one
 // case whose outcome is unknown, reported as InDoubtError for the caller to resolve.
 import type { Knex } from 'knex';
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 export class StoreUnavailable extends Error {
@@ -60,10 +61,18 @@ function timeout(deadline: number): { promise: Promise<never>; cancel(): void } 
   return { promise, cancel: () => clearTimeout(t) };
 }
 
+/** Statements with parameters are prepared once per connection (named by their text): no parse and plan each time. */
+function statementName(sql: string): string {
+  let name = names.get(sql);
+  if (!name) names.set(sql, (name = 'ledger_' + createHash('sha1').update(sql).digest('hex').slice(0, 16)));
+  return name;
+}
+const names = new Map<string, string>();
+
 function wrap(conn: Conn): Pg {
   return {
     async query<R>(sql: string, values?: unknown[]) {
-      const r = await conn.query(sql, values as unknown[]);
+      const r = values ? await conn.query({ name: statementName(sql), text: sql, values }) : await conn.query(sql);
       return r.rows as R[];
     },
   };
