@@ -8,7 +8,8 @@ export async function up(knex: Knex): Promise<void> {
     t.string('mti_class', 3).notNullable().comment('020, 022 or 042: a repeat (0221, 0421) is in its original class');
     t.text('msg_key').notNullable().comment('DE32|DE41|DE11|DE7');
     t.binary('body_hash').notNullable().comment('SHA-256 of the request after its MTI, without the MAC');
-    t.jsonb('response').notNullable().comment('the response fields exactly as sent');
+    // The request (the same body, by body_hash) rebuilds the echoed fields, so only what the response adds is kept.
+    t.jsonb('response').notNullable().comment('the answer: {outcome, extra}: outcome (DE39/DE44) and the fields added to the echo');
     t.timestamp('created_at', { useTz: true }).notNullable();
     t.primary(['mti_class', 'msg_key']);
   });

@@ -4,11 +4,10 @@
 import type { IsoMessage } from '../iso8583/message.ts';
 import { LIMITS } from '../config.ts';
 import type { Handler, LedgerCore, RequestContext } from '../ledger/core.ts';
-import { recordAnswer, replay, replayStored, seenKeyOf } from '../ledger/dedupe.ts';
-import { confirm, findSeen, type AdviceResult, type MessageRef, type SeenKey } from '../ledger/journal.ts';
+import { answered, recordAnswer, replay, replayStored, seenKeyOf } from '../ledger/dedupe.ts';
+import { confirm, findSeen, type AdviceResult, type Answer, type MessageRef, type SeenKey } from '../ledger/journal.ts';
 import { originalKey } from '../ledger/messages.ts';
 import { withConnection } from '../ledger/pg.ts';
-import { respond } from './respond.ts';
 
 export function messageRef(req: IsoMessage): MessageRef {
   const f = req.fields;
@@ -23,18 +22,20 @@ export async function handleAdvice<T>(
   core: LedgerCore,
   req: IsoMessage,
   ctx: RequestContext,
-  apply: (a: { seen: SeenKey; original: string; msg: MessageRef; answer: IsoMessage }, deadline: number) => Promise<AdviceResult<T>>,
+  apply: (a: { seen: SeenKey; original: string; msg: MessageRef; answer: Answer }, deadline: number) => Promise<AdviceResult<T>>,
   after: (change: T) => Promise<void>,
 ): Promise<IsoMessage> {
   const seen = seenKeyOf(req, ctx.body);
   return core.keyLock.run(seen.cls + seen.key, async () => {
     const deadline = Date.now() + LIMITS.STORE_TIMEOUT_MS;
-    const unavailable = respond(req, 'UNAVAILABLE');
+    const unavailable: Answer = { outcome: 'UNAVAILABLE', extra: {} };
     try {
       const stored = await withConnection(core.db, 'stored answer', deadline, (q) => findSeen(q, seen));
       if (stored) return replay(stored, req, seen);
-      if (req.fields[32] !== ctx.bank.code) return await recordAnswer(core, req, seen, respond(req, 'NOT_PARTICIPATING'), unavailable, deadline);
-      const answer = respond(req, 'APPROVED');
+      if (req.fields[32] !== ctx.bank.code) {
+        return await recordAnswer(core, req, seen, { outcome: 'NOT_PARTICIPATING', extra: {} }, unavailable, deadline);
+      }
+      const answer: Answer = { outcome: 'APPROVED', extra: {} };
       const r = await apply({ seen, original: originalKey(req.fields), msg: messageRef(req), answer }, deadline);
       if (r.status === 'duplicate') return await replayStored(core, req, seen, deadline);
       if (r.change) {
@@ -42,10 +43,10 @@ export async function handleAdvice<T>(
           core.logger.warn('redis not updated after an advice (repaired from PostgreSQL later)', { error: (e as Error).message }),
         );
       }
-      return answer;
+      return answered(req, answer);
     } catch (e) {
       core.logger.warn('advice answered 91: not recorded', { mti: req.mti, error: (e as Error).message });
-      return unavailable;
+      return answered(req, unavailable);
     }
   });
 }
@@ -54,7 +55,7 @@ export function adviceHandler(core: LedgerCore): Handler {
   return (req, ctx) =>
     handleAdvice(
       core, req, ctx,
-      (a, deadline) => confirm(core.db, { ...a, answer: a.answer.fields }, core.clock.now(), deadline),
+      (a, deadline) => confirm(core.db, a, core.clock.now(), deadline),
       async (settled) => {
         const epoch = core.recovery.epochOf(settled.campaign);
         if (epoch) await core.reservations.confirm(settled.campaign, settled.beneficiaryId, epoch);

@@ -7,14 +7,15 @@ import { LIMITS } from '../config.ts';
 import { hashIdentifier } from '../roster/hashing.ts';
 import type { Handler, LedgerCore, RequestContext } from '../ledger/core.ts';
 import type { CampaignInfo } from '../ledger/campaign-cache.ts';
-import { recordAnswer, replay, replayStored, seenKeyOf } from '../ledger/dedupe.ts';
+import { answered, recordAnswer, replay, replayStored, seenKeyOf } from '../ledger/dedupe.ts';
 import { beforeDeadline } from '../ledger/deadline.ts';
-import type { ReadResult, SeenKey } from '../ledger/journal.ts';
+import type { Answer, ReadResult, SeenKey } from '../ledger/journal.ts';
+import type { Submission } from '../ledger/group-commit.ts';
 import { amountMinor, n12 } from '../ledger/messages.ts';
 import { decideWithdrawal, type RosterEntry } from '../ledger/rules.ts';
 import type { Reserved } from '../ledger/reservations.ts';
 import type { Outcome } from './outcomes.ts';
-import { respond, responseMti, settlementDate } from './respond.ts';
+import { settlementDate } from './respond.ts';
 
 /** DE54 on an inquiry: amount type 00, account type 02, C(redit), currency 901, n12 remaining. */
 export function remainingAmountField(remainingMinor: number): string {
@@ -37,20 +38,24 @@ async function handle(core: LedgerCore, req: IsoMessage, ctx: RequestContext, se
   const deadline = Date.now() + LIMITS.STORE_TIMEOUT_MS;
   const now = core.clock.now();
   const de15 = { 15: settlementDate(now) };
-  const unavailable = () => respond(req, 'UNAVAILABLE', de15);
+  const unavailable: Answer = { outcome: 'UNAVAILABLE', extra: de15 };
   // Its earlier attempt may have committed while the client heard 91: nothing new until that is undone.
-  if (core.commits.inDoubt.has(seen.cls, seen.key)) return unavailable();
+  if (core.commits.inDoubt.has(seen.cls, seen.key)) return answered(req, unavailable);
 
   const tags = parseTlv(req.fields[48] ?? '');
   let campaign: CampaignInfo | null;
   let read: ReadResult;
   try {
     campaign = await core.campaigns.select(tags.get('CP'), deadline);
-    const nhiHash = campaign ? hashIdentifier(campaign.hashKey, 'nhi', tags.get('NH') ?? '') : null;
-    read = await beforeDeadline(core.reads.submit({ seen, campaign: campaign?.code ?? null, nhiHash }), deadline, 'roster read');
+    const hash = (kind: 'nhi' | 'id', tag: string) => (campaign ? hashIdentifier(campaign.hashKey, kind, tags.get(tag) ?? '') : null);
+    read = await beforeDeadline(
+      core.reads.submit({ seen, campaign: campaign?.code ?? null, nhiHash: hash('nhi', 'NH'), claimantHash: hash('id', 'ID') }),
+      deadline,
+      'roster read',
+    );
   } catch (e) {
     core.logger.warn('withdrawal answered 91: PostgreSQL unavailable', { error: (e as Error).message });
-    return unavailable();
+    return answered(req, unavailable);
   }
   if (read.seen) return replay(read.seen, req, seen, de15);
 
@@ -63,40 +68,41 @@ async function handle(core: LedgerCore, req: IsoMessage, ctx: RequestContext, se
     currency: req.fields[49] ?? '',
     reversedEarlier: read.tombstoned,
     entry: read.entry,
-    claimantHash: campaign ? hashIdentifier(campaign.hashKey, 'id', tags.get('ID') ?? '') : Buffer.alloc(0),
     atmDate: req.fields[13] ?? '',
     now,
     amountMinor: amount,
   });
-  if (decision.outcome !== 'APPROVED') return recordAnswer(core, req, seen, respond(req, decision.outcome, de15), unavailable(), deadline);
-  if (decision.inquiry) {
-    const answer = respond(req, 'APPROVED', { ...de15, 54: remainingAmountField(decision.remainingMinor) });
-    return recordAnswer(core, req, seen, answer, unavailable(), deadline);
+  if (decision.outcome !== 'APPROVED') {
+    return recordAnswer(core, req, seen, { outcome: decision.outcome, extra: de15 }, unavailable, deadline);
   }
-  return reserve(core, req, seen, campaign!, read.entry!, read.payoutStored, amount, now, deadline, de15);
+  if (decision.inquiry) {
+    const answer: Answer = { outcome: 'APPROVED', extra: { ...de15, 54: remainingAmountField(decision.remainingMinor) } };
+    return recordAnswer(core, req, seen, answer, unavailable, deadline);
+  }
+  return reserve(core, req, seen, campaign!, read.entry!, read.payoutStored, amount, now, deadline, unavailable);
 }
 
 async function reserve(
   core: LedgerCore, req: IsoMessage, seen: SeenKey, campaign: CampaignInfo, entry: RosterEntry, payoutStored: boolean,
-  amount: number, now: Date, deadline: number, de15: { 15: string },
+  amount: number, now: Date, deadline: number, unavailable: Answer,
 ): Promise<IsoMessage> {
-  const unavailable = () => respond(req, 'UNAVAILABLE', de15);
-  const decline = (o: Outcome) => recordAnswer(core, req, seen, respond(req, o, de15), unavailable(), deadline);
+  const de15 = { 15: unavailable.extra[15]! };
+  const no = (outcome: Outcome): Answer => ({ outcome, extra: de15 });
   const id = entry.beneficiaryId;
   let epoch = core.recovery.epochOf(campaign.code);
   let gate: Reserved;
   try {
     if (!epoch) {
       // Redis is not known to hold this campaign (flushed, restarted, rebuilding): never approve from it.
-      if (!(await beforeDeadline(core.recovery.ensure(campaign.code), deadline, 'redis epoch'))) return unavailable();
+      if (!(await beforeDeadline(core.recovery.ensure(campaign.code), deadline, 'redis epoch'))) return answered(req, unavailable);
       epoch = core.recovery.epochOf(campaign.code)!;
     }
     const attempt = () => beforeDeadline(core.reservations.reserve(campaign.code, id, epoch!, amount, now), deadline, 'reserve');
     gate = await attempt();
     if (gate.status === 'NOT_READY') {
-      if (!(await beforeDeadline(core.recovery.notReady(campaign.code, id), deadline, 'redis recovery'))) return unavailable();
+      if (!(await beforeDeadline(core.recovery.notReady(campaign.code, id), deadline, 'redis recovery'))) return answered(req, unavailable);
       epoch = core.recovery.epochOf(campaign.code);
-      if (!epoch) return unavailable();
+      if (!epoch) return answered(req, unavailable);
       gate = await attempt();
     }
     if (gate.status === 'PAID' || gate.status === 'AMOUNT') {
@@ -106,25 +112,25 @@ async function reserve(
     }
   } catch (e) {
     core.logger.warn('withdrawal answered 91: Redis unavailable', { error: (e as Error).message });
-    return unavailable();
+    return answered(req, unavailable);
   }
   switch (gate.status) {
     case 'NOT_READY':
-      return unavailable();
+      return answered(req, unavailable);
     case 'RESERVED':
-      return decline('IN_PROGRESS');
+      return recordAnswer(core, req, seen, no('IN_PROGRESS'), unavailable, deadline);
     case 'PAID':
-      return decline('ALREADY_COLLECTED');
+      return recordAnswer(core, req, seen, no('ALREADY_COLLECTED'), unavailable, deadline);
     case 'AMOUNT':
-      return decline('AMOUNT_MISMATCH');
+      return recordAnswer(core, req, seen, no('AMOUNT_MISMATCH'), unavailable, deadline);
     case 'OK':
       break;
   }
 
-  const approve = respond(req, 'APPROVED', { ...de15, 38: approvalCode(req.fields[11] ?? '000000') });
-  const submission = {
+  const approve: Answer = { outcome: 'APPROVED', extra: { ...de15, 38: approvalCode(req.fields[11] ?? '000000') } };
+  const submission: Submission = {
     op: {
-      kind: 'reserve' as const,
+      kind: 'reserve',
       seen,
       campaign: campaign.code,
       beneficiaryId: id,
@@ -133,32 +139,32 @@ async function reserve(
       msg: { mti: req.mti, acquirer: req.fields[32]!, terminal: req.fields[41]!, stan: req.fields[11]!, rrn: req.fields[37]! },
       transmitted: req.fields[7]!,
       windowMs: campaign.confirmationWindowMs,
-      approve: approve.fields,
-      decline: (o: Outcome) => respond(req, o, de15).fields,
+      approve,
+      decline: no,
     },
     deadline,
     abandoned: false,
     epoch,
     reservedValue: gate.value ?? undefined,
-    unavailable: unavailable().fields,
+    unavailable,
   };
   try {
     const r = await beforeDeadline(core.commits.submit(submission), deadline, 'group commit');
     switch (r.status) {
       case 'approved':
         core.scheduleSettlement(r.withdrawalId, campaign.confirmationWindowMs);
-        return approve;
+        return answered(req, approve);
       case 'refused':
-        return { mti: responseMti(req.mti), fields: r.fields };
+        return answered(req, r.answer);
       case 'duplicate':
         return await replayStored(core, req, seen, deadline, de15);
       default:
-        return unavailable();
+        return answered(req, unavailable);
     }
   } catch (e) {
     // The group commit undoes the Redis reservation, or voids a commit that may have happened (in doubt).
     submission.abandoned = true;
     core.logger.warn('withdrawal answered 91: not committed', { error: (e as Error).message });
-    return unavailable();
+    return answered(req, unavailable);
   }
 }

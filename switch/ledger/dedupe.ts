@@ -2,10 +2,10 @@
 // answer stored the first time, the same key with another body hears 94. Inside one process, requests with the
 // same key run one after the other, so a retransmission that overtakes its original waits and then replays it.
 import type { FieldValues, IsoMessage } from '../iso8583/message.ts';
-import { respond, responseMti } from '../handlers/respond.ts';
+import { respond } from '../handlers/respond.ts';
 import type { LedgerCore } from './core.ts';
 import { beforeDeadline } from './deadline.ts';
-import { findSeen, type SeenKey, type Stored } from './journal.ts';
+import { findSeen, type Answer, type SeenKey, type Stored } from './journal.ts';
 import { bodyHash, messageKey, mtiClass } from './messages.ts';
 import { withConnection } from './pg.ts';
 
@@ -14,12 +14,18 @@ export function seenKeyOf(req: IsoMessage, body: Buffer): SeenKey {
 }
 
 /**
- * The stored answer for a retransmission (its own response MTI: a 0221 hears 0230), or 94 for another body;
- * `extra` completes a fresh 94 (a 0210 carries DE15).
+ * The stored answer for a retransmission, or 94 for another body; `extra` completes a fresh 94 (a 0210 carries
+ * DE15). The same body echoes the same fields, so rebuilding the response from this request gives the very
+ * response sent the first time (a 0221 hears 0230).
  */
 export function replay(stored: Stored, req: IsoMessage, seen: SeenKey, extra: FieldValues = {}): IsoMessage {
   if (!stored.hash.equals(seen.hash)) return respond(req, 'DUPLICATE', extra);
-  return { mti: responseMti(req.mti), fields: { ...stored.fields } };
+  return answered(req, stored.answer);
+}
+
+/** The response to `req` that says `answer`. */
+export function answered(req: IsoMessage, answer: Answer): IsoMessage {
+  return respond(req, answer.outcome, answer.extra);
 }
 
 /** Runs callers with the same key one at a time, in arrival order. */
@@ -54,16 +60,14 @@ export async function replayStored(core: LedgerCore, req: IsoMessage, seen: Seen
  * When it cannot be stored the answer is `unavailable` (91), which is never stored: a retransmission tries again.
  */
 export async function recordAnswer(
-  core: LedgerCore, req: IsoMessage, seen: SeenKey, answer: IsoMessage, unavailable: IsoMessage, deadline: number,
+  core: LedgerCore, req: IsoMessage, seen: SeenKey, answer: Answer, unavailable: Answer, deadline: number,
 ): Promise<IsoMessage> {
   try {
-    const r = await beforeDeadline(
-      core.commits.submit({ op: { kind: 'record', seen, response: answer.fields }, deadline, abandoned: false }), deadline, 'record',
-    );
-    if (r.status === 'duplicate') return await replayStored(core, req, seen, deadline);
-    return r.status === 'abandoned' ? unavailable : answer;
+    const r = await beforeDeadline(core.commits.submit({ op: { kind: 'record', seen, answer }, deadline, abandoned: false }), deadline, 'record');
+    if (r.status === 'duplicate') return await replayStored(core, req, seen, deadline, unavailable.extra);
+    return answered(req, r.status === 'stored' ? answer : unavailable);
   } catch (e) {
     core.logger.warn('answer not stored: 91 instead', { error: (e as Error).message });
-    return unavailable;
+    return answered(req, unavailable);
   }
 }

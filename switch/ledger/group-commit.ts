@@ -5,11 +5,10 @@
 import type { Knex } from 'knex';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import type { FieldValues } from '../iso8583/message.ts';
 import { LIMITS } from '../config.ts';
 import { Batcher, QueueFull } from './batcher.ts';
 import { LEDGER_LIMITS } from './limits.ts';
-import { voidReservation, writeBatch, type ReserveOp, type WriteOp, type WriteResult } from './journal.ts';
+import { voidReservation, writeBatch, type Answer, type ReserveOp, type WriteOp, type WriteResult } from './journal.ts';
 import { InDoubtError } from './pg.ts';
 import type { RedisRecovery } from './recovery.ts';
 import type { Reservations } from './reservations.ts';
@@ -23,7 +22,7 @@ export interface Submission {
   /** For a reservation: the epoch and the value it wrote in Redis, and the 91 its caller may have answered. */
   epoch?: string;
   reservedValue?: string;
-  unavailable?: FieldValues;
+  unavailable?: Answer;
 }
 
 export type CommitResult = WriteResult | { status: 'abandoned' };

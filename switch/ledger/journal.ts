@@ -26,9 +26,18 @@ export interface SeenKey {
   hash: Buffer;
 }
 
+/**
+ * What a response says beyond the fields it echoes. With the request it rebuilds the response exactly
+ * (respond(req, outcome, extra)), and a replay is only ever given for the very same request body.
+ */
+export interface Answer {
+  outcome: Outcome;
+  extra: FieldValues;
+}
+
 export interface Stored {
   hash: Buffer;
-  fields: FieldValues;
+  answer: Answer;
 }
 
 /** The message that causes a change, for the history. */
@@ -63,6 +72,8 @@ export interface ReadQuery {
   seen: SeenKey;
   campaign: string | null;
   nhiHash: Buffer | null;
+  /** The claimant's ID hash: compared in PostgreSQL, so no identifier hash travels back. */
+  claimantHash: Buffer | null;
 }
 
 export interface ReadResult {
@@ -77,12 +88,12 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
   const rows = await q.query<{
     i: number;
     seen_hash: Buffer | null;
-    seen_response: FieldValues | null;
+    seen_response: Answer | null;
     tombstoned: boolean;
     beneficiary_id: string | null;
     superseded: boolean;
-    id_hash: Buffer | null;
-    guardian_hashes: Buffer[] | null;
+    is_self: boolean | null;
+    is_guardian: boolean | null;
     birth_date: string | null;
     amount_minor: string | null;
     state: PayoutState | null;
@@ -91,10 +102,11 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
     reserved_minor: string | null;
   }>(
     `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response, (t.msg_key IS NOT NULL) AS tombstoned,
-            b.id::text AS beneficiary_id, (n.superseded_at IS NOT NULL) AS superseded, b.id_hash, b.guardian_hashes,
+            b.id::text AS beneficiary_id, (n.superseded_at IS NOT NULL) AS superseded,
+            (b.id_hash = q.claimant) AS is_self, (q.claimant = ANY (b.guardian_hashes)) AS is_guardian,
             to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
             p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text
-       FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[]) AS q(i, cls, msg_key, campaign, nhi)
+       FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]) AS q(i, cls, msg_key, campaign, nhi, claimant)
        LEFT JOIN messages_seen s ON s.mti_class = q.cls AND s.msg_key = q.msg_key
        LEFT JOIN reversal_tombstones t ON t.msg_key = q.msg_key
        LEFT JOIN nhi_cards n ON n.campaign_code = q.campaign AND n.nhi_hash = q.nhi
@@ -106,20 +118,21 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
       items.map((it) => it.seen.key),
       items.map((it) => it.campaign),
       items.map((it) => it.nhiHash),
+      items.map((it) => it.claimantHash),
     ],
   );
   const out: ReadResult[] = items.map(() => ({ seen: null, tombstoned: false, entry: null, payoutStored: false }));
   for (const r of rows) {
     const res = out[r.i]!;
-    if (r.seen_hash && r.seen_response) res.seen = { hash: r.seen_hash, fields: r.seen_response };
+    if (r.seen_hash && r.seen_response) res.seen = { hash: r.seen_hash, answer: r.seen_response };
     res.tombstoned = r.tombstoned;
     if (r.beneficiary_id === null) continue;
     res.payoutStored = r.state !== null;
     res.entry = {
       beneficiaryId: r.beneficiary_id,
       superseded: r.superseded,
-      idHash: r.id_hash!,
-      guardianHashes: r.guardian_hashes ?? [],
+      isSelf: r.is_self === true,
+      isGuardian: r.is_guardian === true,
       birthDate: r.birth_date!,
       payout: r.state
         ? payoutOf(r as PayoutRow)
@@ -130,11 +143,11 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
 }
 
 export async function findSeen(q: Pg, k: SeenKey): Promise<Stored | null> {
-  const [r] = await q.query<{ body_hash: Buffer; response: FieldValues }>(
+  const [r] = await q.query<{ body_hash: Buffer; response: Answer }>(
     `SELECT body_hash, response FROM messages_seen WHERE mti_class = $1 AND msg_key = $2`,
     [k.cls, k.key],
   );
-  return r ? { hash: r.body_hash, fields: r.response } : null;
+  return r ? { hash: r.body_hash, answer: r.response } : null;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -143,7 +156,7 @@ export async function findSeen(q: Pg, k: SeenKey): Promise<Stored | null> {
 export interface RecordOp {
   kind: 'record';
   seen: SeenKey;
-  response: FieldValues;
+  answer: Answer;
 }
 
 export interface ReserveOp {
@@ -157,16 +170,16 @@ export interface ReserveOp {
   /** DE7 of the 0200 */
   transmitted: string;
   windowMs: number;
-  approve: FieldValues;
-  decline(outcome: Outcome): FieldValues;
+  approve: Answer;
+  decline(outcome: Outcome): Answer;
 }
 
 export type WriteOp = RecordOp | ReserveOp;
 
 export type WriteResult =
-  | { status: 'stored'; fields: FieldValues }
-  | { status: 'approved'; withdrawalId: string; fields: FieldValues }
-  | { status: 'refused'; outcome: Outcome; fields: FieldValues }
+  | { status: 'stored'; answer: Answer }
+  | { status: 'approved'; withdrawalId: string; answer: Answer }
+  | { status: 'refused'; answer: Answer }
   /** The key was stored meanwhile by someone else (a retransmission racing itself): answer from what is stored. */
   | { status: 'duplicate' }
   /** Nothing changed, but the answer could not be stored: answer 91. */
@@ -201,9 +214,9 @@ export async function writeBatch(db: Knex, ops: WriteOp[], now: Date, deadline: 
   const lost: Array<{ i: number; withdrawalId: string }> = [];
   for (const r of rows) {
     const op = ops[r.ord]!;
-    if (op.kind === 'record') out[r.ord] = r.stored ? { status: 'stored', fields: op.response } : { status: 'duplicate' };
+    if (op.kind === 'record') out[r.ord] = r.stored ? { status: 'stored', answer: op.answer } : { status: 'duplicate' };
     else if (r.withdrawal_id === null) refused.push(r.ord);
-    else if (r.stored) out[r.ord] = { status: 'approved', withdrawalId: r.withdrawal_id, fields: op.approve };
+    else if (r.stored) out[r.ord] = { status: 'approved', withdrawalId: r.withdrawal_id, answer: op.approve };
     else lost.push({ i: r.ord, withdrawalId: r.withdrawal_id });
   }
   if (refused.length) {
@@ -278,7 +291,7 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
       col((op) => op.seen.cls),
       col((op) => op.seen.key),
       col((op) => op.seen.hash),
-      col((op) => JSON.stringify(op.kind === 'record' ? op.response : op.approve)),
+      col((op) => JSON.stringify(op.kind === 'record' ? op.answer : op.approve)),
       col((op) => r(op)?.beneficiaryId ?? null),
       col((op) => r(op)?.amountMinor ?? null),
       col((op) => r(op)?.campaign ?? null),
@@ -306,16 +319,14 @@ async function storeDeclines(q: Pg, ops: ReserveOp[], now: Date): Promise<WriteR
     const p = byId.get(op.beneficiaryId);
     // Open campaign and an entitlement that matches, yet refused: another reservation won the row meanwhile.
     const outcome: Outcome = !p?.open ? 'CAMPAIGN_CLOSED' : entitlementOutcome(payoutOf(p), op.amountMinor) || 'IN_PROGRESS';
-    return { outcome, fields: op.decline(outcome) };
+    return op.decline(outcome);
   });
-  const stored = await storeAnswers(q, ops.map((op, j) => ({ seen: op.seen, fields: answers[j]!.fields })), now);
-  return ops.map((op, j) =>
-    stored.has(op.seen.cls + op.seen.key) ? { status: 'refused', outcome: answers[j]!.outcome, fields: answers[j]!.fields } : { status: 'duplicate' },
-  );
+  const stored = await storeAnswers(q, ops.map((op, j) => ({ seen: op.seen, answer: answers[j]! })), now);
+  return ops.map((op, j) => (stored.has(op.seen.cls + op.seen.key) ? { status: 'refused', answer: answers[j]! } : { status: 'duplicate' }));
 }
 
 /** Inserts the answers; returns the keys (cls+key) that were new. A key already there is left as it is. */
-async function storeAnswers(q: Pg, answers: { seen: SeenKey; fields: FieldValues }[], now: Date): Promise<Set<string>> {
+async function storeAnswers(q: Pg, answers: { seen: SeenKey; answer: Answer }[], now: Date): Promise<Set<string>> {
   const rows = await q.query<{ k: string }>(
     `INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
      SELECT cls, msg_key, body_hash, response, $5 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[])
@@ -326,7 +337,7 @@ async function storeAnswers(q: Pg, answers: { seen: SeenKey; fields: FieldValues
       answers.map((a) => a.seen.cls),
       answers.map((a) => a.seen.key),
       answers.map((a) => a.seen.hash),
-      answers.map((a) => JSON.stringify(a.fields)),
+      answers.map((a) => JSON.stringify(a.answer)),
       now,
     ],
   );
@@ -423,15 +434,15 @@ async function lockWithdrawal(q: Pg, msgKey: string): Promise<WithdrawalRow | nu
 export type AdviceResult<T> = { status: 'stored'; change: T | null } | { status: 'duplicate' };
 
 /** Stores the answer last; a key stored meanwhile by someone else undoes everything (the caller replays it). */
-async function storeOrUndo<T>(q: Pg, seen: SeenKey, fields: FieldValues, change: T | null, now: Date): Promise<AdviceResult<T> | Rollback<AdviceResult<T>>> {
-  const stored = await storeAnswers(q, [{ seen, fields }], now);
+async function storeOrUndo<T>(q: Pg, seen: SeenKey, answer: Answer, change: T | null, now: Date): Promise<AdviceResult<T> | Rollback<AdviceResult<T>>> {
+  const stored = await storeAnswers(q, [{ seen, answer }], now);
   if (stored.size === 0) return new Rollback({ status: 'duplicate' });
   return { status: 'stored', change };
 }
 
 /** 0220/0221: the cash was dispensed. Unknown original or already settled: recorded, nothing changes. */
 export async function confirm(
-  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; answer: FieldValues }, now: Date, deadline: number,
+  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; answer: Answer }, now: Date, deadline: number,
 ): Promise<AdviceResult<Settled>> {
   return inTransaction(db, 'confirmation', deadline, async (q) => {
     const w = await lockWithdrawal(q, a.original);
@@ -453,7 +464,7 @@ export interface Reversed {
  * Unknown original: a tombstone, so that the original, if it comes late, is declined and reserves nothing.
  */
 export async function reverse(
-  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; dispensedMinor: number; answer: FieldValues }, now: Date, deadline: number,
+  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; dispensedMinor: number; answer: Answer }, now: Date, deadline: number,
 ): Promise<AdviceResult<Reversed>> {
   return inTransaction(db, 'reversal', deadline, async (q) => {
     const w = await lockWithdrawal(q, a.original);
@@ -523,7 +534,7 @@ async function voidWithdrawal(q: Pg, withdrawalId: string, now: Date): Promise<b
  * Returns true if there was something to undo.
  */
 export async function voidReservation(
-  db: Knex, a: { seen: SeenKey; beneficiaryId: string; answer: FieldValues | null }, now: Date, deadline: number,
+  db: Knex, a: { seen: SeenKey; beneficiaryId: string; answer: Answer | null }, now: Date, deadline: number,
 ): Promise<boolean> {
   return inTransaction(db, 'void', deadline, async (q) => {
     // Waits for a commit of that reservation still under way, so "not there" means "never committed".

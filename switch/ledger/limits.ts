@@ -6,9 +6,9 @@ export const LEDGER_LIMITS = {
   /** Group commit: a batch closes at this many requests … */
   GROUP_COMMIT_MAX_BATCH: 256,
   /** … or this long after its first request arrived. */
-  GROUP_COMMIT_MAX_WAIT_MS: 2,
+  GROUP_COMMIT_MAX_WAIT_MS: 1,
   /** Batches in flight at once (each holds one PostgreSQL connection). */
-  GROUP_COMMIT_CONCURRENCY: 4,
+  GROUP_COMMIT_CONCURRENCY: 2,
   /** Requests waiting for a batch; beyond it a request is answered 91 at once. */
   GROUP_COMMIT_MAX_QUEUE: 8_192,
   /** Roster reads are batched the same way, without waiting for a timer. */

@@ -11,13 +11,15 @@ export interface Payout {
   reservedMinor: number;
 }
 
-/** What the roster and the ledger know about the beneficiary an NHI card number names. */
+/** What the roster and the ledger know about the beneficiary an NHI card number names, and its claimant. */
 export interface RosterEntry {
   beneficiaryId: string;
   /** The card was replaced by a newer one. */
   superseded: boolean;
-  idHash: Buffer;
-  guardianHashes: Buffer[];
+  /** The claimant's ID (its keyed hash) is the beneficiary's own. */
+  isSelf: boolean;
+  /** The claimant's ID is one of the beneficiary's registered guardians. */
+  isGuardian: boolean;
   /** ISO date, YYYY-MM-DD. */
   birthDate: string;
   payout: Payout;
@@ -117,8 +119,6 @@ export interface WithdrawalFacts {
   reversedEarlier: boolean;
   /** Null: the NHI number is not on the roster. */
   entry: RosterEntry | null;
-  /** hashIdentifier(campaign key, 'id', DE48 ID) */
-  claimantHash: Buffer;
   /** DE13 MMDD */
   atmDate: string;
   now: Date;
@@ -151,9 +151,7 @@ export function decideWithdrawal(f: WithdrawalFacts): Decision {
   if (e.superseded) return no('SUPERSEDED_CARD');
   const on = atmLocalDate(f.atmDate, f.now);
   if (!on) return no('FORMAT');
-  const isSelf = e.idHash.equals(f.claimantHash);
-  const isGuardian = e.guardianHashes.some((g) => g.equals(f.claimantHash));
-  const claimant = claimantOutcome(ageOn(e.birthDate, on), isSelf, isGuardian);
+  const claimant = claimantOutcome(ageOn(e.birthDate, on), e.isSelf, e.isGuardian);
   if (claimant) return no(claimant);
   const remaining = remainingMinor(e.payout);
   if (inquiry) return { outcome: 'APPROVED', inquiry, remainingMinor: remaining };

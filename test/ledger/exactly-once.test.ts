@@ -94,7 +94,7 @@ test('PostgreSQL refuses a second reservation of the same entitlement committed 
       return {
         kind: 'reserve', seen: seenKeyOf(req, encode(req)), campaign: 'C1', beneficiaryId: id, amountMinor: 600_000, payoutStored: true,
         msg: { mti: '0200', acquirer: '004', terminal: 'ATM00001', stan, rrn: 'RRN000000001' }, transmitted: req.fields[7]!, windowMs: 600_000,
-        approve: { 39: '00' }, decline: (o) => ({ 39: o }),
+        approve: { outcome: 'APPROVED', extra: {} }, decline: (o) => ({ outcome: o, extra: {} }),
       };
     };
     const results = await Promise.all(['000001', '000002', '000003'].map((s) => writeBatch(f.db, [op(s)], f.clock.now(), Date.now() + 5_000)));

@@ -69,15 +69,13 @@ for (const [state, paid, amount, expected] of [
   });
 }
 
-const self = Buffer.alloc(32, 1);
-const guardian = Buffer.alloc(32, 2);
 const entry = (over: Partial<RosterEntry> = {}): RosterEntry => ({
-  beneficiaryId: '1', superseded: false, idHash: self, guardianHashes: [guardian], birthDate: '1980-05-01',
+  beneficiaryId: '1', superseded: false, isSelf: true, isGuardian: false, birthDate: '1980-05-01',
   payout: { state: 'AVAILABLE', entitledMinor: 600_000, paidMinor: 0, reservedMinor: 0 }, ...over,
 });
 const facts = (over: Partial<WithdrawalFacts> = {}): WithdrawalFacts => ({
   signedOnBank: '004', acquirer: '004', campaignOpen: true, processingCode: '010000', currency: '901', reversedEarlier: false,
-  entry: entry(), claimantHash: self, atmDate: '1203', now: at('2026-12-03T08:15:30Z'), amountMinor: 600_000, ...over,
+  entry: entry(), atmDate: '1203', now: at('2026-12-03T08:15:30Z'), amountMinor: 600_000, ...over,
 });
 
 // Each row breaks two rules; the one earlier in §7 decides.
@@ -87,9 +85,9 @@ for (const [name, over, expected] of [
   ['a bad processing code before the currency', { processingCode: '000000', currency: '840' }, 'BAD_PROCESSING_CODE'],
   ['the currency before reversed earlier', { currency: '840', reversedEarlier: true }, 'CURRENCY'],
   ['reversed earlier before an unknown card', { reversedEarlier: true, entry: null }, 'REVERSED_EARLIER'],
-  ['an unknown card before everything about the beneficiary', { entry: null, claimantHash: Buffer.alloc(32, 9) }, 'UNKNOWN_CARD'],
-  ['a superseded card before the claimant', { entry: entry({ superseded: true }), claimantHash: Buffer.alloc(32, 9) }, 'SUPERSEDED_CARD'],
-  ['the claimant before reserved', { claimantHash: Buffer.alloc(32, 9), entry: entry({ payout: { state: 'RESERVED', entitledMinor: 600_000, paidMinor: 0, reservedMinor: 600_000 } }) }, 'ID_MISMATCH'],
+  ['an unknown card before everything about the beneficiary', { entry: null }, 'UNKNOWN_CARD'],
+  ['a superseded card before the claimant', { entry: entry({ superseded: true, isSelf: false }) }, 'SUPERSEDED_CARD'],
+  ['the claimant before reserved', { entry: entry({ isSelf: false, payout: { state: 'RESERVED', entitledMinor: 600_000, paidMinor: 0, reservedMinor: 600_000 } }) }, 'ID_MISMATCH'],
   ['reserved before the amount', { amountMinor: 1, entry: entry({ payout: { state: 'RESERVED', entitledMinor: 600_000, paidMinor: 0, reservedMinor: 600_000 } }) }, 'IN_PROGRESS'],
   ['paid before the amount', { amountMinor: 1, entry: entry({ payout: { state: 'PAID', entitledMinor: 600_000, paidMinor: 600_000, reservedMinor: 0 } }) }, 'ALREADY_COLLECTED'],
 ] as const) {
@@ -113,7 +111,7 @@ test('an inquiry shows zero while a withdrawal is reserved and after it is paid'
 });
 
 test('an inquiry still runs the claimant check', (t) => {
-  t.is(decideWithdrawal(facts({ processingCode: '310000', claimantHash: Buffer.alloc(32, 9) })).outcome, 'ID_MISMATCH');
+  t.is(decideWithdrawal(facts({ processingCode: '310000', entry: entry({ isSelf: false }) })).outcome, 'ID_MISMATCH');
 });
 
 test('age is judged on the ATM local date across the year boundary: a child turning 7 on 1 January is still 6 on 31 December', (t) => {
