@@ -26,6 +26,7 @@ import { buildCertificationRoster, parseFixturesJson } from '../simulators/certi
 import { runCertification } from '../simulators/certify/runner.ts';
 import { startBankSimulator, CardFile, syntheticCard, type BankSimulator } from '../simulators/bank/index.ts';
 import { BankClient, runLoad, formatSummary, parseRoster, formatProgress } from '../simulators/atm/index.ts';
+import { ledgerPaidTwd } from '../simulators/atm/ledger-figure.ts';
 
 const DEMO_DATABASE_URL = process.env.DEMO_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/entitlement_demo';
 const DEMO_REDIS_URL = process.env.DEMO_REDIS_URL || 'redis://127.0.0.1:6379/9';
@@ -151,11 +152,7 @@ async function main(): Promise<number> {
       onProgress: (p) => live && process.stderr.write(`\r${formatProgress(p)}   `),
       settle: async () => void (await bank!.host.drainQueue(15_000)),
       // Only bank 004's ATMs are in this load: its paid figure is the one to reconcile against.
-      ledgerPaidTwd: async () => {
-        const res = await fetch(adminUrl);
-        const body = (await res.json()) as { banks: Array<{ bank: string; paid_minor: number }> };
-        return (body.banks.find((b) => b.bank === PLAIN_BANK)?.paid_minor ?? 0) / 100;
-      },
+      ledgerPaidTwd: () => ledgerPaidTwd(`http://127.0.0.1:${sw!.adminPort}`, CAMPAIGN, PLAIN_BANK),
     });
     if (live) process.stderr.write('\n');
     for (const l of formatSummary(summary)) say(`  ${l}`);

@@ -15,6 +15,7 @@ import type { AtmBackend } from '../bank/atm-protocol.ts';
 import { BankClient } from './bank-client.ts';
 import { formatProgress, formatSummary, LOAD_LIMITS, runLoad } from './load.ts';
 import { loadRoster } from './people.ts';
+import { ledgerPaidTwd } from './ledger-figure.ts';
 import { renderScreen } from './screens.ts';
 import { AtmTerminal, OUTCOME_KINDS, type OutcomeKind } from './terminal.ts';
 
@@ -25,6 +26,7 @@ const USAGE = [
   '       sim:atm -- inquire (--bank … | --switch …) [--card N --pin N] --nhi N --id ID [--terminal ID]',
   '       sim:atm -- load (--bank HOST:PORT --cards FILE | --switch HOST:PORT --bank-code CODE) --roster FILE --terminals N --duration-s S',
   '         [--rate PER_S] [--max-attempts N] [--seed N] [--outcomes full=90,none=3,partial=3,cancel=2,timeout=2] [--amount TWD] [--campaign CODE]',
+  '         [--admin HOST:PORT --campaign CODE --bank-code CODE]   reconcile against the ledger through the ops API',
   '       sim:atm -- cards --roster FILE --bank-code CODE --out FILE',
 ].join('\n');
 
@@ -150,6 +152,12 @@ async function load(opts: Record<string, string>): Promise<number> {
     for (const c of CardFile.load(opts.cards).toJSON()) if (!byHolder.has(c.holder_id)) byHolder.set(c.holder_id, { card: c.card, pin: c.pin });
     cardFor = (id) => byHolder.get(id) ?? null;
   }
+  let ledger: { admin: string; campaign: string; bank: string } | null = null;
+  if (opts.admin) {
+    if (!opts.campaign || !opts['bank-code']) throw new UsageError('--admin needs --campaign CODE and --bank-code CODE (whose paid total to reconcile)');
+    const { host, port } = hostPort(opts.admin, '--admin');
+    ledger = { admin: `http://${host}:${port}`, campaign: opts.campaign, bank: bankCodeFlag(opts['bank-code'], '--bank-code') };
+  }
   const weights = outcomeWeights(opts.outcomes);
   const rate = numberFlag(opts, 'rate', 0.001, LOAD_LIMITS.MAX_RATE_PER_S);
   const backend = await connect(opts, terminals);
@@ -170,8 +178,8 @@ async function load(opts: Record<string, string>): Promise<number> {
       response_timeout_ms: intFlag(opts, 'timeout-ms', 100, 300_000, 35_000),
       onProgress: (p) => line.show(formatProgress(p)),
       ...(backend.bank ? { settle: async () => void (await backend.bank!.host.drainQueue(10_000)) } : {}),
-      // The ledger's paid total comes from the ops API / the payouts table once they exist; until then: not available.
-      ledgerPaidTwd: async () => null,
+      // With --admin, the switch's ops API gives the ledger's figure for this bank and campaign.
+      ledgerPaidTwd: async () => (ledger ? ledgerPaidTwd(ledger.admin, ledger.campaign, ledger.bank) : null),
     });
     line.done();
     for (const l of formatSummary(summary)) out(l);
@@ -203,7 +211,7 @@ export async function main(argv: string[]): Promise<number> {
     const known: Record<string, string[]> = {
       withdraw: [...CONNECT, 'card', 'pin', 'nhi', 'id', 'amount', 'terminal', 'outcome', 'partial', 'campaign', 'lang'],
       inquire: [...CONNECT, 'card', 'pin', 'nhi', 'id', 'terminal', 'campaign', 'lang'],
-      load: [...CONNECT, 'cards', 'roster', 'terminals', 'rate', 'duration-s', 'max-attempts', 'seed', 'outcomes', 'amount', 'campaign'],
+      load: [...CONNECT, 'cards', 'roster', 'terminals', 'rate', 'duration-s', 'max-attempts', 'seed', 'outcomes', 'amount', 'campaign', 'admin'],
       cards: ['roster', 'bank-code', 'out'],
     };
     if (!known[sub]) throw new UsageError(`unknown command "${sub}"\n${USAGE}`);

@@ -3,6 +3,8 @@ import { Fixture, adult, withdrawal, confirmation, reversal, send, OTHER_BANK, B
 import { createAdmin } from '../../switch/admin/server.ts';
 import { LinkServer } from '../../switch/link/server.ts';
 import { silentLogger } from '../../switch/log.ts';
+import { ledgerPaidTwd } from '../../simulators/atm/ledger-figure.ts';
+import type { AddressInfo } from 'node:net';
 
 test('settlement per bank counts what left the ATMs: paid, partially reversed, fully reversed and still reserved', async (t) => {
   const f = await Fixture.create();
@@ -30,6 +32,13 @@ test('settlement per bank counts what left the ATMs: paid, partially reversed, f
   t.is(body.paid_minor, 1_000_000);
   t.is(body.reserved_minor, 1_200_000);
   t.is((await admin.inject({ url: '/v1/campaigns/NOPE/settlement' })).statusCode, 404);
+
+  // What the ATM simulator's reconciliation reads, over real HTTP.
+  await admin.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(admin.server.address() as AddressInfo).port}`;
+  t.is(await ledgerPaidTwd(base, 'C1', '004'), 10_000);
+  t.is(await ledgerPaidTwd(base, 'C1', '812'), 0);
+  await t.throwsAsync(() => ledgerPaidTwd(base, 'NOPE', '004'), { message: /answered 404/ });
 });
 
 test('health is 503 and names the store that is down', async (t) => {
