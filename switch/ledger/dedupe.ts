@@ -5,7 +5,7 @@ import type { FieldValues, IsoMessage } from '../iso8583/message.ts';
 import { respond } from '../handlers/respond.ts';
 import type { LedgerCore } from './core.ts';
 import { beforeDeadline } from './deadline.ts';
-import { findSeen, type Answer, type SeenKey, type Stored } from './journal.ts';
+import { findSeen, isTombstone, type Answer, type SeenKey, type Stored } from './journal.ts';
 import { bodyHash, messageKey, mtiClass } from './messages.ts';
 import { withConnection } from './pg.ts';
 
@@ -19,6 +19,8 @@ export function seenKeyOf(req: IsoMessage, body: Buffer): SeenKey {
  * response sent the first time (a 0221 hears 0230).
  */
 export function replay(stored: Stored, req: IsoMessage, seen: SeenKey, extra: FieldValues = {}): IsoMessage {
+  // Only after losing a race to a reversal of this very request: nothing was reserved, it was reversed earlier.
+  if (isTombstone(stored)) return respond(req, 'REVERSED_EARLIER', extra);
   if (!stored.hash.equals(seen.hash)) return respond(req, 'DUPLICATE', extra);
   return answered(req, stored.answer);
 }

@@ -66,7 +66,7 @@ function payoutOf(r: PayoutRow): Payout {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Reads for a 0200: stored answer, tombstone and roster entry in one round trip, many requests per round trip.
+// Reads for a 0200: stored answer (or tombstone) and roster entry in one round trip, many requests per round trip.
 
 export interface ReadQuery {
   seen: SeenKey;
@@ -89,7 +89,6 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
     i: number;
     seen_hash: Buffer | null;
     seen_response: Answer | null;
-    tombstoned: boolean;
     beneficiary_id: string | null;
     superseded: boolean;
     is_self: boolean | null;
@@ -101,14 +100,13 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
     paid_minor: string | null;
     reserved_minor: string | null;
   }>(
-    `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response, (t.msg_key IS NOT NULL) AS tombstoned,
+    `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response,
             b.id::text AS beneficiary_id, (n.superseded_at IS NOT NULL) AS superseded,
             (b.id_hash = q.claimant) AS is_self, (q.claimant = ANY (b.guardian_hashes)) AS is_guardian,
             to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
             p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text
        FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]) AS q(i, cls, msg_key, campaign, nhi, claimant)
        LEFT JOIN messages_seen s ON s.mti_class = q.cls AND s.msg_key = q.msg_key
-       LEFT JOIN reversal_tombstones t ON t.msg_key = q.msg_key
        LEFT JOIN nhi_cards n ON n.campaign_code = q.campaign AND n.nhi_hash = q.nhi
        LEFT JOIN beneficiaries b ON b.id = n.beneficiary_id
        LEFT JOIN payouts p ON p.beneficiary_id = b.id`,
@@ -124,8 +122,11 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
   const out: ReadResult[] = items.map(() => ({ seen: null, tombstoned: false, entry: null, payoutStored: false }));
   for (const r of rows) {
     const res = out[r.i]!;
-    if (r.seen_hash && r.seen_response) res.seen = { hash: r.seen_hash, answer: r.seen_response };
-    res.tombstoned = r.tombstoned;
+    if (r.seen_hash && r.seen_response) {
+      const stored = { hash: r.seen_hash, answer: r.seen_response };
+      if (isTombstone(stored)) res.tombstoned = true;
+      else res.seen = stored;
+    }
     if (r.beneficiary_id === null) continue;
     res.payoutStored = r.state !== null;
     res.entry = {
@@ -280,7 +281,7 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
        SELECT i.cls, i.msg_key, i.body_hash, i.response, $16
          FROM i LEFT JOIN r ON i.kind = 'reserve' AND r.beneficiary_id = i.bid
         WHERE i.kind = 'record' OR r.beneficiary_id IS NOT NULL
-       ON CONFLICT DO NOTHING
+       ${ON_SEEN_CONFLICT}
        RETURNING mti_class, msg_key)
      SELECT i.ord, w.id::text AS withdrawal_id, (s.msg_key IS NOT NULL) AS stored
        FROM i LEFT JOIN w ON i.kind = 'reserve' AND w.beneficiary_id = i.bid
@@ -325,13 +326,36 @@ async function storeDeclines(q: Pg, ops: ReserveOp[], now: Date): Promise<WriteR
   return ops.map((op, j) => (stored.has(op.seen.cls + op.seen.key) ? { status: 'refused', answer: answers[j]! } : { status: 'duplicate' }));
 }
 
-/** Inserts the answers; returns the keys (cls+key) that were new. A key already there is left as it is. */
+/**
+ * A reversal whose original is unknown marks the original's answer slot with this hash (no request hashes to it).
+ * The original, when it comes, is declined REVERSED_EARLIER by the §7 checks and its decline replaces the mark.
+ */
+export const TOMBSTONE_HASH = Buffer.alloc(32);
+const TOMBSTONE_ANSWER: Answer = { outcome: 'REVERSED_EARLIER', extra: {} };
+
+export function isTombstone(s: Stored): boolean {
+  return s.hash.equals(TOMBSTONE_HASH);
+}
+
+function tombstoneKey(original: string): SeenKey {
+  return { cls: '020', key: original, hash: TOMBSTONE_HASH };
+}
+
+/**
+ * Where a stored answer may be replaced: only a tombstone, and only by a decline (an approval for a tombstoned key
+ * is exactly what must never be stored).
+ */
+const ON_SEEN_CONFLICT = `ON CONFLICT (mti_class, msg_key) DO UPDATE
+         SET body_hash = EXCLUDED.body_hash, response = EXCLUDED.response, created_at = EXCLUDED.created_at
+       WHERE messages_seen.body_hash = '\\x${TOMBSTONE_HASH.toString('hex')}'::bytea AND EXCLUDED.response->>'outcome' <> 'APPROVED'`;
+
+/** Inserts the answers; returns the keys (cls+key) stored. A key already there is left as it is (but see ON_SEEN_CONFLICT). */
 async function storeAnswers(q: Pg, answers: { seen: SeenKey; answer: Answer }[], now: Date): Promise<Set<string>> {
   const rows = await q.query<{ k: string }>(
     `INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
      SELECT cls, msg_key, body_hash, response, $5 FROM unnest($1::text[], $2::text[], $3::bytea[], $4::jsonb[])
        AS a(cls, msg_key, body_hash, response)
-     ON CONFLICT DO NOTHING
+     ${ON_SEEN_CONFLICT}
      RETURNING mti_class || msg_key AS k`,
     [
       answers.map((a) => a.seen.cls),
@@ -467,13 +491,21 @@ export async function reverse(
   db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; dispensedMinor: number; answer: Answer }, now: Date, deadline: number,
 ): Promise<AdviceResult<Reversed>> {
   return inTransaction(db, 'reversal', deadline, async (q) => {
-    const w = await lockWithdrawal(q, a.original);
+    let w = await lockWithdrawal(q, a.original);
     if (!w) {
-      await q.query(
-        `INSERT INTO reversal_tombstones (msg_key, dispensed_minor, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-        [a.original, a.dispensedMinor, now],
-      );
-      return storeOrUndo<Reversed>(q, a.seen, a.answer, null, now);
+      // The tombstone is the original's own answer slot (class 020, its key): whichever comes first, the original's
+      // answer or the tombstone, takes it. Our insert waits for an original still committing; if that one won, its
+      // withdrawal (if it was approved) is visible to the next statement and is reversed as usual.
+      const marked = await storeAnswers(q, [{ seen: tombstoneKey(a.original), answer: TOMBSTONE_ANSWER }], now);
+      if (marked.size === 1) {
+        await q.query(
+          `INSERT INTO reversal_tombstones (msg_key, dispensed_minor, created_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+          [a.original, a.dispensedMinor, now],
+        );
+        return storeOrUndo<Reversed>(q, a.seen, a.answer, null, now);
+      }
+      w = await lockWithdrawal(q, a.original);
+      if (!w) return storeOrUndo<Reversed>(q, a.seen, a.answer, null, now); // the original was declined
     }
     if (w.state !== 'RESERVED' && w.state !== 'PAID') return storeOrUndo<Reversed>(q, a.seen, a.answer, null, now);
     const amount = Number(w.amount_minor);

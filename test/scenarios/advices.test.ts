@@ -167,6 +167,23 @@ test.serial('a reversal of an unknown original is acknowledged (0430 00) and the
   t.is(rc(await send(ledger, withdrawal({ person: p, terminal: 'ATM00078' }))), '00', 'another withdrawal of the same person is not affected');
 });
 
+test.serial('a reversal that overtakes its original while the original is still committing: the original gets 12 and nothing stays reserved', async (t) => {
+  const p = await person();
+  const original = withdrawal({ person: p, terminal: 'ATM00088' });
+  // Hold the campaign row so the original's group commit waits just before it reserves.
+  const trx = await f.db.transaction();
+  await trx.raw(`SELECT 1 FROM campaigns WHERE code = 'C1' FOR UPDATE`);
+  const pending = send(ledger, original);
+  await new Promise((r) => setTimeout(r, 150));
+  t.is(rc(await send(ledger, reversal(original))), '00');
+  await trx.commit();
+  t.is(rc(await pending), '12 REVERSED_EARLIER');
+  t.deepEqual(await f.payout(p.nhi), { state: 'AVAILABLE', entitled: 600_000, paid: 0, reserved: 0 });
+  t.is((await f.db('withdrawals').where({ terminal: 'ATM00088' }).first()).state, 'VOIDED', 'its reservation was made, then undone before answering');
+  t.is(rc(await send(ledger, original)), '12 REVERSED_EARLIER', 'and so does its retransmission');
+  t.is(rc(await send(ledger, withdrawal({ person: p, terminal: 'ATM00089' }))), '00');
+});
+
 test.serial('the window after a partial reversal settles the rest that was withdrawn later', async (t) => {
   const p = await person();
   const w = await approved(p);
