@@ -195,9 +195,14 @@ export class SwitchConnection extends EventEmitter {
 
   /** Writes a body exactly as given (framed): for a certification runner that sends deliberately broken messages. */
   sendRaw(body: Buffer): void {
+    this.sendUnframed(frame(body));
+  }
+
+  /** Writes bytes with no length prefix added: certification's broken and oversized frames. A real host never does. */
+  sendUnframed(bytes: Buffer): void {
     const socket = this.socket;
     if (!socket || socket.destroyed) throw new LinkDownError('not connected to the switch');
-    socket.write(frame(body));
+    socket.write(bytes);
     if (socket.writableLength > LIMITS.MAX_WRITE_BUFFER_BYTES) socket.destroy(new Error('the switch is not reading: write buffer full'));
   }
 

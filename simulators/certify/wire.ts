@@ -1,7 +1,6 @@
 // One connection of a certification case to the switch: the bank simulator's SwitchConnection (framing, codec, MAC
 // check of what comes back, echo answers) with an inbox the runner can wait on, and a transcript of the traffic.
 // Unlike a bank host, certification also sends what a bank must never send: any bytes, framed or not.
-import type net from 'node:net';
 import { systemClock } from '../../switch/clock.ts';
 import { createLogger } from '../../switch/log.ts';
 import { describe, type IsoMessage } from '../../switch/iso8583/index.ts';
@@ -109,11 +108,7 @@ export class Wire {
 
   /** Bytes exactly as given, no length prefix added: broken or oversized frames. */
   sendBytes(bytes: Buffer, text: string): void {
-    // SwitchConnection frames everything it sends (and refuses oversized frames), as a bank host must; certification
-    // needs the socket itself for protocol violations.
-    const socket = (this.conn as unknown as { socket: net.Socket | null }).socket;
-    if (!socket || socket.destroyed) throw new Error('not connected to the switch');
-    socket.write(bytes);
+    this.conn.sendUnframed(bytes);
     this.o.log({ atMs: this.o.clock(), conn: this.name, dir: 'out', text });
   }
 

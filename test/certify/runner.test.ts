@@ -1,7 +1,6 @@
 // The certification suite against the real switch (a child process on a fresh database and a private Redis):
 // a campaign with a roster made for certification, opened through the ledger, and the bundled scenario files.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { createCampaign } from '../../switch/campaigns.ts';
 import { importRoster } from '../../switch/roster/import.ts';
 import { silentLogger } from '../../switch/log.ts';
 import { systemClock } from '../../switch/clock.ts';
+import { openCampaign } from '../../switch/ledger/opening.ts';
 import { buildCertificationRoster, type FixturesFile } from '../../simulators/certify/fixtures.ts';
 import { loadScenarios } from '../../simulators/certify/scenario.ts';
 import { runCertification, CertificationError, type Report } from '../../simulators/certify/runner.ts';
@@ -28,7 +28,6 @@ let tr: TestRedis;
 let sw: SwitchProcess;
 let dir: string;
 let fixtures: FixturesFile;
-const ledgerWired = readFileSync(new URL('../../switch/main.ts', import.meta.url), 'utf8').includes('createLedger');
 
 test.before(async () => {
   tdb = await freshDatabase();
@@ -38,18 +37,15 @@ test.before(async () => {
   await addBank(tdb.db, MAC_BANK, 'Chunghwa Post', GOLDEN_MAC_KEY);
   const roster = buildCertificationRoster({ seed: 20261203, campaign: CAMPAIGN });
   fixtures = roster.fixtures;
-  if (ledgerWired) {
-    await createCampaign(tdb.db, { code: CAMPAIGN });
-    const once = async function* (s: string) {
-      yield s;
-    };
-    for (const csv of [roster.rosterCsv, roster.updateCsv]) {
-      const summary = await importRoster(tdb.db, CAMPAIGN, once(csv), { identityKey: IDENTITY_KEY });
-      if (summary.rejected) throw new Error(`roster rows rejected: ${JSON.stringify(summary.rejections)}`);
-    }
-    const { openCampaign } = await import('../../switch/ledger/opening.ts');
-    await openCampaign({ db: tdb.db, redis: tr.redis, clock: systemClock, logger: silentLogger }, CAMPAIGN);
+  await createCampaign(tdb.db, { code: CAMPAIGN });
+  const once = async function* (s: string) {
+    yield s;
+  };
+  for (const csv of [roster.rosterCsv, roster.updateCsv]) {
+    const summary = await importRoster(tdb.db, CAMPAIGN, once(csv), { identityKey: IDENTITY_KEY });
+    if (summary.rejected) throw new Error(`roster rows rejected: ${JSON.stringify(summary.rejections)}`);
   }
+  await openCampaign({ db: tdb.db, redis: tr.redis, clock: systemClock, logger: silentLogger }, CAMPAIGN);
   sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tr.url, IDENTITY_KEY });
 });
 
@@ -78,12 +74,10 @@ test.serial('every scenario passes against the switch on a MAC bank, and the rep
     macKey: GOLDEN_MAC_KEY,
     fixtures: parseFixturesJson(JSON.stringify(pool())),
     reportDir: path.join(dir, 'mac'),
-    filter: ledgerWired ? undefined : (s) => !s.needs.ledger,
   });
-  if (!ledgerWired) t.log('the ledger is not wired into switch/main.ts yet: ran the network, format and MAC scenarios only');
   t.is(failures(report), '');
   t.true(report.passed);
-  t.true(report.totals.cases >= (ledgerWired ? 30 : 10));
+  t.true(report.totals.cases >= 30);
   const json = JSON.parse(await readFile(report.files!.json, 'utf8')) as Report;
   t.is(json.totals.passed, report.totals.passed);
   const html = await readFile(report.files!.html, 'utf8');
