@@ -9,7 +9,7 @@ import { createRedis } from '../redis.ts';
 import { adviceHandler } from '../handlers/advice.ts';
 import { reversalHandler } from '../handlers/reversal.ts';
 import { withdrawalHandler } from '../handlers/withdrawal.ts';
-import { SettlementJobs } from '../jobs/settlement.ts';
+import { MAX_IDS_PER_JOB, SettlementJobs } from '../jobs/settlement.ts';
 import { Batcher } from './batcher.ts';
 import { CampaignCache } from './campaign-cache.ts';
 import type { Handler, LedgerCore } from './core.ts';
@@ -83,8 +83,8 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     },
   );
 
-  async function settle(now: Date, withdrawalId?: string): Promise<Settled[]> {
-    const settled = await settleDue(db, now, withdrawalId ?? null, Date.now() + MAINTENANCE_TIMEOUT_MS);
+  async function settle(now: Date, withdrawalIds: string[] | null): Promise<Settled[]> {
+    const settled = await settleDue(db, now, withdrawalIds, Date.now() + MAINTENANCE_TIMEOUT_MS);
     for (const s of settled) {
       const epoch = recovery.epochOf(s.campaign);
       if (epoch) await reservations.confirm(s.campaign, s.beneficiaryId, epoch).catch(() => {});
@@ -99,10 +99,17 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
       : new SettlementJobs({
           redisUrl: deps.redisUrl,
           logger,
-          settle: async (id) => (await settle(clock.now(), id)).length,
-          sweep: async () => (await settle(clock.now())).length,
+          settle: async (ids) => (await settle(clock.now(), ids)).length,
+          sweep: async () => (await settle(clock.now(), null)).length,
           purge: () => purgeExpired(db, clock.now(), Date.now() + MAINTENANCE_TIMEOUT_MS),
         });
+
+  // The approvals of one group commit are answered in the same turn of the event loop: one job for them all.
+  const toSchedule = new Grouper<string>(MAX_IDS_PER_JOB, (ids, windowMs) =>
+    jobs?.schedule(ids, windowMs).catch((e) =>
+      logger.warn('settlement job not queued (the sweep will settle it)', { count: ids.length, error: (e as Error).message }),
+    ),
+  );
 
   const core: LedgerCore = {
     db,
@@ -115,9 +122,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     commits,
     keyLock: new KeyLock(),
     scheduleSettlement(withdrawalId, windowMs) {
-      jobs?.schedule(withdrawalId, windowMs).catch((e) =>
-        logger.warn('settlement job not queued (the sweep will settle it)', { error: (e as Error).message }),
-      );
+      if (jobs) toSchedule.add(withdrawalId, windowMs);
     },
   };
 
@@ -162,17 +167,56 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
       monitor = null;
       await reads.stop();
       await commits.stop();
+      await toSchedule.flushAll();
       await jobs?.stop();
       await checking;
       subscriber?.disconnect();
       subscriber = null;
     },
 
-    settleDue: settle,
+    settleDue: (now, withdrawalId) => settle(now, withdrawalId === undefined ? null : [withdrawalId]),
     purgeExpired: (now) => purgeExpired(db, now, Date.now() + MAINTENANCE_TIMEOUT_MS),
     refreshBeneficiaries: (campaign, ids) => refreshBeneficiaries({ db, redis: deps.redis, clock, logger }, campaign, ids),
     rebuild: (campaign) => recovery.rebuild(campaign),
     check,
     inDoubt: () => commits.inDoubt.size,
   };
+}
+
+/** Collects items by a numeric group (the confirmation window) until the end of this event-loop turn, or `max`. */
+class Grouper<T> {
+  private readonly groups = new Map<number, T[]>();
+  private timer: NodeJS.Immediate | null = null;
+
+  private readonly sent = new Set<Promise<unknown>>();
+
+  constructor(private readonly max: number, private readonly send: (items: T[], group: number) => Promise<unknown> | undefined) {}
+
+  add(item: T, group: number): void {
+    let items = this.groups.get(group);
+    if (!items) this.groups.set(group, (items = []));
+    items.push(item);
+    if (items.length >= this.max) {
+      this.groups.delete(group);
+      this.flush(items, group);
+    } else {
+      this.timer ??= setImmediate(() => void this.flushAll());
+    }
+  }
+
+  /** Sends what is collected now and waits for everything sent so far. */
+  async flushAll(): Promise<void> {
+    if (this.timer) clearImmediate(this.timer);
+    this.timer = null;
+    for (const [group, items] of this.groups) this.flush(items, group);
+    this.groups.clear();
+    await Promise.all(this.sent);
+  }
+
+  private flush(items: T[], group: number): void {
+    const p = this.send(items, group);
+    if (!p) return;
+    this.sent.add(p);
+    void p.finally(() => this.sent.delete(p));
+  }
 }

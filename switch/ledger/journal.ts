@@ -585,15 +585,15 @@ export async function voidReservation(
   });
 }
 
-/** Settles withdrawals whose confirmation window has passed by `now` (one of them, or all that are due). */
-export async function settleDue(db: Knex, now: Date, withdrawalId: string | null, deadline: number): Promise<Settled[]> {
+/** Settles withdrawals whose confirmation window has passed by `now` (those of `withdrawalIds`, or all that are due). */
+export async function settleDue(db: Knex, now: Date, withdrawalIds: string[] | null, deadline: number): Promise<Settled[]> {
   const all: Settled[] = [];
   for (;;) {
     const done = await inTransaction(db, 'settlement', deadline, async (q) => {
       const due = await q.query<{ id: string }>(
-        `SELECT id::text FROM withdrawals WHERE state = 'RESERVED' AND due_at <= $1 AND ($2::bigint IS NULL OR id = $2)
+        `SELECT id::text FROM withdrawals WHERE state = 'RESERVED' AND due_at <= $1 AND ($2::bigint[] IS NULL OR id = ANY($2))
           ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
-        [now, withdrawalId, LEDGER_LIMITS.SETTLE_BATCH_ROWS],
+        [now, withdrawalIds, LEDGER_LIMITS.SETTLE_BATCH_ROWS],
       );
       return settle(q, due.map((d) => d.id), 'SETTLE_WINDOW', null, now);
     });

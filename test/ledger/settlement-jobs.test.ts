@@ -36,7 +36,9 @@ test('a delayed job settles an unconfirmed withdrawal when the window ends, even
       connection.disconnect();
     });
     await until('the job is queued', async () => (await queue.getJob(`settle-${id}`)) !== undefined);
-    t.is((await queue.getJob(`settle-${id}`))!.opts.delay, WINDOW_MS, 'job id = withdrawal id, delay = the campaign window');
+    const job = (await queue.getJob(`settle-${id}`))!;
+    t.is(job.opts.delay, WINDOW_MS, 'job id = the first withdrawal of its group, delay = the campaign window');
+    t.true((job.data as { withdrawalIds: string[] }).withdrawalIds.includes(String(id)));
 
     await first.stop();
     await send(await f.ledger({ jobs: false, clock: systemClock }), confirmation(wb)); // b confirmed meanwhile
@@ -51,6 +53,33 @@ test('a delayed job settles an unconfirmed withdrawal when the window ends, even
     );
     await until('b’s job ran too', async () => (await queue.getJobs(['delayed', 'wait', 'active'])).every((j) => j.name !== 'settle'));
     t.is(await f.db('payout_history').where({ event: 'SETTLE_WINDOW' }).count<{ n: string }[]>('* as n').then((r) => Number(r[0]!.n)), 1);
+  } finally {
+    await f.destroy();
+  }
+});
+
+test('withdrawals approved together are settled by one job that names each of them', async (t) => {
+  const f = await Fixture.create();
+  try {
+    const people = Array.from({ length: 12 }, () => adult());
+    await f.campaign('C1', people, { windowMs: 60_000 });
+    const ledger = await f.ledger({ jobs: true, clock: systemClock });
+    const answers = await Promise.all(people.map((p) => send(ledger, withdrawal({ person: p }))));
+    t.deepEqual(answers.map((a) => a.fields[39]), people.map(() => '00'));
+    const ids = (await f.db('withdrawals').select('id')).map((r) => String(r.id)).sort();
+
+    const connection = new Redis(f.tredis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(SETTLEMENT_QUEUE, { connection });
+    f.onClose(async () => {
+      await queue.close();
+      connection.disconnect();
+    });
+    const named = async () =>
+      (await queue.getJobs(['delayed'])).filter((j) => j.name === 'settle').flatMap((j) => (j.data as { withdrawalIds: string[] }).withdrawalIds);
+    await until('every withdrawal has its job', async () => (await named()).length >= ids.length);
+    const all = await named();
+    t.deepEqual([...all].sort(), ids, 'each approved withdrawal is named once');
+    t.true((await queue.getJobs(['delayed'])).length < ids.length, 'fewer jobs than withdrawals');
   } finally {
     await f.destroy();
   }
