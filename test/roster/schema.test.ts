@@ -1,0 +1,45 @@
+import test from 'ava';
+import { Readable } from 'node:stream';
+import { freshDatabase, type TestDatabase } from '../helpers/services.ts';
+import { ManualClock } from '../../switch/clock.ts';
+import { createCampaign } from '../../switch/campaigns.ts';
+import { importRoster } from '../../switch/roster/import.ts';
+import { syntheticRoster } from '../../switch/roster/synthetic.ts';
+
+// The roster's reference to its campaign is checked per statement (not by a per-row foreign key): these pin that
+// the schema still refuses an orphan roster and still takes the roster away with its campaign.
+let tdb: TestDatabase;
+test.before(async () => {
+  tdb = await freshDatabase();
+});
+test.after.always(async () => {
+  await tdb?.drop();
+});
+
+const row = (campaign: string) => ({
+  campaign_code: campaign, id_hash: Buffer.alloc(32, 1), birth_date: '1950-01-01', amount_minor: 600000,
+});
+
+test('a beneficiary of a campaign that does not exist is refused', async (t) => {
+  const e = await t.throwsAsync(tdb.db('beneficiaries').insert(row('NOPE')));
+  t.regex(e!.message, /campaign NOPE does not exist/);
+  t.is((e as { code?: string }).code, '23503');
+});
+
+test('a beneficiary cannot be moved to another campaign', async (t) => {
+  await createCampaign(tdb.db, { code: 'MOVE1' });
+  await createCampaign(tdb.db, { code: 'MOVE2' });
+  const [{ id }] = await tdb.db('beneficiaries').insert(row('MOVE1')).returning('id');
+  const e = await t.throwsAsync(tdb.db('beneficiaries').where({ id }).update({ campaign_code: 'MOVE2' }));
+  t.regex(e!.message, /cannot move to another campaign/);
+});
+
+test('deleting a campaign deletes its roster, cards included', async (t) => {
+  await createCampaign(tdb.db, { code: 'GONE' });
+  const csv = [...syntheticRoster({ seed: 7, count: 20 }).csv()].join('');
+  const s = await importRoster(tdb.db, 'GONE', Readable.from([csv]), { identityKey: 'k', clock: new ManualClock('2026-12-03T02:00:00Z') });
+  t.is(s.new, 20);
+  await tdb.db('campaigns').where({ code: 'GONE' }).delete();
+  t.is(Number((await tdb.db('beneficiaries').where({ campaign_code: 'GONE' }).count('* as n'))[0]!.n), 0);
+  t.is(Number((await tdb.db('nhi_cards').where({ campaign_code: 'GONE' }).count('* as n'))[0]!.n), 0);
+});
