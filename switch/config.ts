@@ -10,6 +10,8 @@ export interface Config {
   adminPort: number;
   identityKey: string;
   identityKeyIsDefault: boolean;
+  /** TLS for the ISO 8583 listener (partner-interface §8): all three files, or none (plain TCP, development only). */
+  tls: { certFile: string; keyFile: string; clientCaFile: string } | null;
 }
 
 function port(name: string, value: string | undefined, fallback: number): number {
@@ -21,6 +23,10 @@ function port(name: string, value: string | undefined, fallback: number): number
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const identityKey = env.IDENTITY_KEY ?? '';
+  const tlsFiles = [env.TLS_CERT_FILE, env.TLS_KEY_FILE, env.TLS_CLIENT_CA_FILE];
+  if (tlsFiles.some(Boolean) && !tlsFiles.every(Boolean)) {
+    throw new Error('TLS needs all of TLS_CERT_FILE, TLS_KEY_FILE and TLS_CLIENT_CA_FILE, or none of them');
+  }
   return {
     databaseUrl: env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/entitlement',
     redisUrl: env.REDIS_URL || 'redis://127.0.0.1:6379/0',
@@ -28,6 +34,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     adminPort: port('ADMIN_PORT', env.ADMIN_PORT, 8080),
     identityKey: identityKey || DEV_IDENTITY_KEY,
     identityKeyIsDefault: identityKey === '',
+    tls: env.TLS_CERT_FILE ? { certFile: env.TLS_CERT_FILE, keyFile: env.TLS_KEY_FILE!, clientCaFile: env.TLS_CLIENT_CA_FILE! } : null,
   };
 }
 

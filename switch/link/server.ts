@@ -1,5 +1,6 @@
 // The ISO 8583 listener: accepts partner hosts up to a limit, one Session each, and drains on shutdown.
 import net, { type AddressInfo } from 'node:net';
+import tls, { TLSSocket } from 'node:tls';
 import { LIMITS } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Bank } from '../banks.ts';
@@ -13,7 +14,19 @@ export interface LinkServerDeps {
   clock?: Clock;
   options?: Partial<LinkOptions>;
   maxConnections?: number;
+  /** partner-interface §8: TLS with a client certificate per bank (absent: plain TCP, for development). */
+  tls?: LinkTls;
 }
+
+export interface LinkTls {
+  cert: Buffer;
+  key: Buffer;
+  /** The CA that issues the banks' client certificates; nothing else is accepted. */
+  clientCa: Buffer;
+}
+
+/** TLS handshakes that have not finished within this are dropped. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export class LinkServer {
   readonly sessions = new Set<Session>();
@@ -23,7 +36,21 @@ export class LinkServer {
 
   constructor(private readonly deps: LinkServerDeps) {
     this.options = { ...DEFAULT_LINK_OPTIONS, ...deps.options };
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.server = deps.tls
+      ? tls.createServer(
+          {
+            cert: deps.tls.cert,
+            key: deps.tls.key,
+            ca: deps.tls.clientCa,
+            requestCert: true,
+            rejectUnauthorized: true,
+            minVersion: 'TLSv1.2',
+            handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+          },
+          (socket) => this.accept(socket),
+        )
+      : net.createServer((socket) => this.accept(socket));
+    this.server.on('tlsClientError', (e) => deps.logger.warn('TLS handshake refused', { error: e.message }));
     this.server.maxConnections = deps.maxConnections ?? LIMITS.MAX_CONNECTIONS;
     this.server.on('drop', () => deps.logger.warn('connection refused: at the connection limit'));
   }
@@ -45,7 +72,7 @@ export class LinkServer {
 
   private accept(socket: net.Socket): void {
     const session = new Session(socket, {
-      findBank: this.deps.findBank,
+      findBank: this.bankFinderFor(socket),
       handlerFor: (mti) => this.deps.handlers[mti],
       clock: this.deps.clock ?? systemClock,
       nextStan: () => String((this.stan = (this.stan % 999_999) + 1)).padStart(6, '0'),
@@ -54,6 +81,17 @@ export class LinkServer {
     });
     this.sessions.add(session);
     socket.on('close', () => this.sessions.delete(session));
+  }
+
+  /**
+   * Over TLS a connection speaks only for the bank its certificate names (subject CN = bank code): any other DE32 is
+   * not a participating bank on this connection, so its sign-on gets 58 and nothing it sends is taken as that bank's.
+   */
+  private bankFinderFor(socket: net.Socket): (code: string) => Promise<Bank | null> {
+    if (!(socket instanceof TLSSocket)) return this.deps.findBank;
+    const cn = socket.getPeerCertificate().subject?.CN;
+    const certified = typeof cn === 'string' ? cn : null;
+    return (code) => (code === certified ? this.deps.findBank(code) : Promise.resolve(null));
   }
 
   /** Stops accepting, lets what is in flight finish within drain_ms, then closes every connection. */

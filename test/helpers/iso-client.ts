@@ -1,5 +1,6 @@
 // A partner host for tests: raw frames out, decoded messages in, in arrival order.
 import net from 'node:net';
+import tls from 'node:tls';
 import type { IsoMessage } from '../../switch/iso8583/message.ts';
 import { decode, encode } from '../../switch/iso8583/codec.ts';
 import { FrameDecoder, frame } from '../../switch/iso8583/framing.ts';
@@ -11,7 +12,7 @@ export class IsoClient {
   private waiters: Array<() => void> = [];
   private readonly decoder = new FrameDecoder(0xffff);
 
-  private constructor(readonly socket: net.Socket) {
+  private constructor(readonly socket: net.Socket | tls.TLSSocket) {
     socket.on('data', (chunk) => {
       for (const body of this.decoder.push(chunk)) this.received.push({ msg: decode(body), body });
       this.wake();
@@ -26,6 +27,14 @@ export class IsoClient {
   static connect(port: number, host = '127.0.0.1'): Promise<IsoClient> {
     return new Promise((resolve, reject) => {
       const s = net.connect(port, host, () => resolve(new IsoClient(s)));
+      s.once('error', reject);
+    });
+  }
+
+  /** Over TLS, with a client certificate (or none, to see the switch refuse it). */
+  static connectTls(port: number, options: tls.ConnectionOptions): Promise<IsoClient> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ port, host: '127.0.0.1', ...options }, () => resolve(new IsoClient(s)));
       s.once('error', reject);
     });
   }
