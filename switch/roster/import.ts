@@ -1,7 +1,7 @@
 // The roster import (operations.md, "Roster file"): a CSV stream in, keyed hashes out, in one transaction.
 //
-// Rows are checked and hashed in JavaScript as they stream in (the clear values go no further), and staged in batches
-// in a temporary table; the rules that need the whole file or the stored roster (duplicates within the file, a card
+// Rows are checked and hashed in JavaScript as they stream in (the clear values go no further), and staged with COPY
+// (binary) in a temporary table; the rules that need the whole file or the stored roster (duplicates within the file, a card
 // that belongs to someone else) and the writes are then set-based SQL. Memory stays bounded whatever the file size.
 //
 // After the transaction commits, `onChanged` receives — in batches — the ids of the beneficiaries the import inserted
@@ -9,7 +9,8 @@
 // those. The same ids can be read again later with changedBeneficiaryIds(db, importId).
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { hashIdentifier, type IdentifierKind } from './hashing.ts';
+import { hashIdentifier } from './hashing.ts';
+import { BinaryRows, copyFrom } from './copy.ts';
 import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
 import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
 import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
@@ -17,8 +18,10 @@ import { systemClock, type Clock } from '../clock.ts';
 
 export { RosterFileError } from './rows.ts';
 
-/** Rows staged per round trip. */
+/** Rows between two progress reports while reading. */
 export const IMPORT_BATCH_ROWS = 10_000;
+/** Bytes of staged rows per COPY message. */
+const COPY_CHUNK_BYTES = 256 * 1024;
 /** A bigger file is refused (Taiwan has about 23.4 million people). */
 export const MAX_ROSTER_ROWS = 50_000_000;
 /** Rejections kept with their reasons (all are counted). */
@@ -76,19 +79,9 @@ CREATE TEMP TABLE roster_stage (
   first_line integer
 ) ON COMMIT DROP`;
 
-// One round trip per batch, with the parameters packed so that neither side spends time on array literals:
-// the hashes as one binary string each (32 bytes per row), the rest as comma-separated text, and each row's
-// guardians as their hashes in hex, concatenated ('-' for none).
-const STAGE_INSERT_SQL = `
-INSERT INTO roster_stage (line, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes)
-SELECT t.line,
-       substring($2::bytea FROM (t.k::int - 1) * 32 + 1 FOR 32),
-       substring($3::bytea FROM (t.k::int - 1) * 32 + 1 FOR 32),
-       t.birth, t.amount,
-       CASE WHEN t.g = '-' THEN '{}'::bytea[]
-            ELSE ARRAY(SELECT decode(substr(t.g, o, 64), 'hex') FROM generate_series(1, length(t.g), 64) AS o) END
-  FROM unnest(string_to_array($1, ',')::int[], string_to_array($4, ',')::date[], string_to_array($5, ',')::bigint[],
-              string_to_array($6, ',')) WITH ORDINALITY AS t(line, birth, amount, g, k)`;
+// The checked rows stream into the stage in PostgreSQL's binary COPY format: no SQL text or literals to build or parse.
+const STAGE_COPY_SQL = `COPY roster_stage (line, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes) FROM STDIN (FORMAT binary)`;
+const STAGE_COLUMNS = 6;
 
 // Within the file, an id_no or an NHI number is taken by its first occurrence among the rows that passed the row
 // checks; every later row repeating it is rejected (a file that lists a person twice does not say which row is right).
@@ -158,23 +151,6 @@ function sqlReason(code: string, firstLine: number | null): string {
   }
 }
 
-class Batch {
-  size = 0;
-  lines: number[] = [];
-  /** 32 bytes per row, in row order. */
-  ids = Buffer.allocUnsafe(32 * IMPORT_BATCH_ROWS);
-  nhis = Buffer.allocUnsafe(32 * IMPORT_BATCH_ROWS);
-  births: string[] = [];
-  amounts: number[] = [];
-  guardians: string[] = [];
-  params(): unknown[] {
-    return [
-      this.lines.join(','), this.ids.subarray(0, 32 * this.size), this.nhis.subarray(0, 32 * this.size),
-      this.births.join(','), this.amounts.join(','), this.guardians.join(','),
-    ];
-  }
-}
-
 /**
  * Loads or updates a campaign's roster from a CSV stream, in one transaction. Nothing is loaded when it throws:
  * CampaignError for an unknown or purged campaign, RosterFileError for a file unusable as a whole (no or bad header,
@@ -217,32 +193,19 @@ export async function importRoster(
       let rows = 0;
       let bytes = 0;
       let header: Header | null = null;
-      let batch = new Batch();
-      let inFlight: Promise<unknown> | null = null;
-      const flush = async () => {
-        if (inFlight) await inFlight;
-        inFlight = null;
-        if (batch.size === 0) return;
-        const b = batch;
-        batch = new Batch();
-        // Not awaited here: the next batch is parsed and hashed while PostgreSQL stores this one.
-        const q = conn.query(STAGE_INSERT_SQL, b.params());
-        q.catch(() => {}); // handled when awaited at the next flush; this keeps it from counting as unhandled meanwhile
-        inFlight = q;
-        opts.onProgress?.({ phase: 'reading', rows, bytes });
-      };
+      const copy = copyFrom(conn, STAGE_COPY_SQL);
+      let drain: Promise<void> | undefined;
+      const out = new BinaryRows(COPY_CHUNK_BYTES, (chunk) => {
+        // The socket takes the chunk at once; when its buffer is full, reading waits for it to drain.
+        drain = copy.write(chunk) ?? drain;
+      });
+      let staged = 0;
       const reject = (line: number, reason: string) => {
         rejected++;
         if (rejections.length < keep) rejections.push({ line, reason });
       };
-      const hash = (kind: IdentifierKind, value: string, out: Buffer, offset: number) => hashIdentifier(key, kind, value).copy(out, offset);
-      /** The guardians' hashes in hex, sorted: the same guardians in another order are the same roster entry. */
-      const guardianHex = (ids: string[]): string =>
-        ids
-          .map((g) => hashIdentifier(key, 'id', g))
-          .sort(Buffer.compare)
-          .map((h) => h.toString('hex'))
-          .join('');
+      /** The guardians' hashes, sorted: the same guardians in another order are the same roster entry. */
+      const guardianHashes = (ids: string[]): Buffer[] => ids.map((g) => hashIdentifier(key, 'id', g)).sort(Buffer.compare);
       const counted = (async function* () {
         for await (const chunk of input) {
           bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -251,6 +214,7 @@ export async function importRoster(
       })();
 
       try {
+        await copy.ready;
         for await (const lines of readLines(counted)) {
           for (const { no, text } of lines) {
             if (header === null) {
@@ -276,22 +240,27 @@ export async function importRoster(
               continue;
             }
             const row = r.row;
-            hash('id', row.id, batch.ids, 32 * batch.size);
-            hash('nhi', row.nhi, batch.nhis, 32 * batch.size);
-            batch.size++;
-            batch.lines.push(no);
-            batch.births.push(row.birthDate);
-            batch.amounts.push(row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd));
-            batch.guardians.push(row.guardians.length === 0 ? '-' : guardianHex(row.guardians));
-            if (batch.size >= IMPORT_BATCH_ROWS) await flush();
+            out.row(STAGE_COLUMNS)
+              .int4(no)
+              .bytea(hashIdentifier(key, 'id', row.id))
+              .bytea(hashIdentifier(key, 'nhi', row.nhi))
+              .date(row.birthDate)
+              .int8(row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd))
+              .byteaArray(row.guardians.length === 0 ? [] : guardianHashes(row.guardians));
+            if (drain) {
+              await drain;
+              drain = undefined;
+            }
+            if (++staged % IMPORT_BATCH_ROWS === 0) opts.onProgress?.({ phase: 'reading', rows, bytes });
           }
         }
         if (header === null) throw new RosterFileError('the file is empty: it must start with a header line');
-        await flush();
-        await flush();
-      } finally {
-        // Never leave a query running on the connection when giving up.
-        if (inFlight) await (inFlight as Promise<unknown>).catch(() => {});
+        out.finish();
+        await copy.end();
+      } catch (e) {
+        // Never leave the connection in COPY when giving up: end it, so that the ROLLBACK below can run.
+        await copy.fail('roster import abandoned');
+        throw e;
       }
 
       // ---- checking: whole-file and stored-roster rules ----
