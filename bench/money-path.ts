@@ -29,6 +29,7 @@ import { silentLogger } from '../switch/log.ts';
 import { buildTlv } from '../switch/iso8583/de48.ts';
 import type { IsoMessage } from '../switch/iso8583/message.ts';
 import { drive, type DriveResult } from './lib/driver.ts';
+import { cpuMs, cpuPerApproval, cpuProbe } from './lib/cpu.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -115,33 +116,45 @@ try {
   // The ceiling: same client, same framing, same connections and requests in flight, a server that does nothing.
   const echo = await startEcho();
   children.push(echo.child);
+  const echoCpu0 = cpuMs(echo.child.pid!);
   const echoRun = await drive({
     port: echo.port, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS,
     next: (c, seq) => withdrawalFor(roster.personAt((c * 7919 + seq) % ROSTER), `E${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0')),
   });
+  const echoCpuUs = ((cpuMs(echo.child.pid!) - echoCpu0) * 1000) / Math.max(1, echoRun.answered);
   echo.child.kill('SIGTERM');
-  console.log(line('echo server round trips', echoRun));
+  console.log(line('echo server round trips', echoRun) + `; echo server CPU ${echoCpuUs.toFixed(0)} µs per round trip`);
 
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch process there (open it in Chrome DevTools).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' }, 20_000, profile);
   children.push(sw.child);
+  const probeRedis = createRedis(tredis.url, { commandTimeout: 10_000, enableOfflineQueue: true });
+  const probe = cpuProbe({ switchPid: sw.child.pid!, db: tdb.db, database: tdb.name, redis: probeRedis });
   let nextPerson = 0;
-  const phase = (label: string, rate?: number) =>
-    drive({
+  let lastCpu = '';
+  const phase = async (label: string, rate?: number) => {
+    const before = await probe.sample();
+    const r = await drive({
       port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
       next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), `${label}${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0'))),
     });
+    lastCpu = `  ${cpuPerApproval(before, await probe.sample(), r.codes['00'] ?? 0)}`;
+    return r;
+  };
   const max = await phase('M');
   console.log(line('switch, durable approvals at full load', max));
+  console.log(lastCpu);
   const approvals = max.codes['00'] ?? 0;
   const approvalRate = (approvals / max.elapsedMs) * 1000;
   console.log(`approvals/s ${fmt(approvalRate)} = ${((approvalRate / echoRun.perSecond) * 100).toFixed(1)} % of the echo rate (target >= 15 %)`);
   const half = await phase('H', approvalRate / 2);
   console.log(line(`switch at half the maximum rate (${fmt(approvalRate / 2)}/s offered)`, half));
+  console.log(lastCpu);
   console.log(`p99 at half rate: ${ms(half.latencyMs.p99)} (target <= 10 ms)`);
   const light = await phase('L', 100);
   console.log(line('switch at 100/s (the latency of the path itself, no queueing)', light));
+  console.log(lastCpu);
   const n = Number((await tdb.db('withdrawals').count<{ n: string }[]>('* as n'))[0]!.n);
   const seenApprovals = approvals + (half.codes['00'] ?? 0) + (light.codes['00'] ?? 0);
   const states = await tdb.db('withdrawals').select('state').count('* as n').groupBy('state');
@@ -150,6 +163,7 @@ try {
     `PostgreSQL withdrawals standing ${fmt(standing)} vs approvals the clients saw ${fmt(seenApprovals)}: ${standing === seenApprovals ? 'equal' : 'DIFFERENT'} ` +
       `(by state: ${states.map((r) => `${r.state} ${r.n}`).join(', ')}; all rows ${n})`,
   );
+  probeRedis.disconnect();
   await ledger.stop();
   await sw.stop('SIGTERM');
 } finally {

@@ -14,7 +14,8 @@ const logger = createLogger({ svc: 'switch' });
 if (config.identityKeyIsDefault) logger.warn('IDENTITY_KEY is not set: using the fixed development key (never in production)');
 
 const db = createDb(config.databaseUrl, { min: 2, max: 20 });
-const redis = createRedis(config.redisUrl);
+// Commands issued in the same event-loop turn (the reservations of a roster-read batch) go out as one write.
+const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
 redis.on('error', (e) => logger.warn('redis error', { error: e.message }));
 
 const ledger = createLedger({ db, redis, redisUrl: config.redisUrl, clock: systemClock, identityKey: config.identityKey, logger });

@@ -239,8 +239,20 @@ export class Session implements NetworkLink {
       return;
     }
     this.stats.sent++;
+    // Responses finished in the same turn (a group commit answers many at once) leave in one write.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(this.uncork);
+    }
     this.socket.write(frame(body));
   }
+
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private tick(): void {
     const idleMs = Date.now() - this.lastReceivedAt;

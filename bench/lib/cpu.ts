@@ -1,0 +1,57 @@
+// CPU time used by the processes of the money path (from /proc, Linux only): the switch, the PostgreSQL backends
+// of the benchmark's database, Redis, and this process (the load driver). Throughput on a shared 2-core machine
+// moves with whatever else runs; CPU time per approval barely does, so it is what shows a change in cost.
+import { readFileSync } from 'node:fs';
+import type { Knex } from 'knex';
+import type { Redis } from 'ioredis';
+
+const TICK_MS = 10; // USER_HZ = 100 on Linux
+
+/** User + system CPU time a process has used so far, in ms (0 if it is gone). */
+export function cpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS; // utime, stime
+  } catch {
+    return 0; // gone, or not Linux
+  }
+}
+
+export interface CpuSample {
+  switchMs: number;
+  postgresMs: number;
+  redisMs: number;
+  driverMs: number;
+}
+
+export interface CpuProbe {
+  sample(): Promise<CpuSample>;
+}
+
+export function cpuProbe(o: { switchPid: number; db: Knex; database: string; redis: Redis }): CpuProbe {
+  let redisPid: number | null = null;
+  return {
+    async sample() {
+      redisPid ??= Number(/process_id:(\d+)/.exec(await o.redis.info('server'))?.[1] ?? 0);
+      const rows = await o.db.raw(`SELECT pid FROM pg_stat_activity WHERE datname = ? AND pid <> pg_backend_pid()`, [o.database]);
+      const pgPids: number[] = (rows.rows as Array<{ pid: number }>).map((r) => r.pid);
+      const driver = process.cpuUsage();
+      return {
+        switchMs: cpuMs(o.switchPid),
+        postgresMs: pgPids.reduce((a, p) => a + cpuMs(p), 0),
+        redisMs: redisPid ? cpuMs(redisPid) : 0,
+        driverMs: (driver.user + driver.system) / 1000,
+      };
+    },
+  };
+}
+
+/** "CPU per approval: switch 180 µs, PostgreSQL 120 µs, …" between two samples. */
+export function cpuPerApproval(a: CpuSample, b: CpuSample, approvals: number): string {
+  if (approvals <= 0) return 'CPU per approval: no approvals';
+  const us = (k: keyof CpuSample) => Math.round(((b[k] - a[k]) * 1000) / approvals);
+  const total = us('switchMs') + us('postgresMs') + us('redisMs');
+  return `CPU per approval: switch ${us('switchMs')} µs, PostgreSQL ${us('postgresMs')} µs, Redis ${us('redisMs')} µs ` +
+    `(server side ${total} µs); load driver ${us('driverMs')} µs`;
+}
