@@ -1,16 +1,28 @@
 // The switch process: ISO 8583 listener, admin API and background jobs, until SIGTERM; then it drains.
-import { loadConfig, LIMITS } from './config.ts';
+import { readFileSync } from 'node:fs';
+import { loadConfig, LIMITS, type Config } from './config.ts';
 import { createDb } from './db.ts';
 import { createRedis } from './redis.ts';
 import { createLogger } from './log.ts';
 import { findActiveBank } from './banks.ts';
-import { LinkServer } from './link/server.ts';
+import { LinkServer, type LinkTls } from './link/server.ts';
 import { createAdmin } from './admin/server.ts';
 import { createLedger } from './ledger/index.ts';
 import { systemClock } from './clock.ts';
 
-const config = loadConfig();
 const logger = createLogger({ svc: 'switch' });
+let config: Config;
+let linkTls: LinkTls | undefined;
+try {
+  config = loadConfig();
+  if (config.tls) {
+    linkTls = { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile), clientCa: readFileSync(config.tls.clientCaFile) };
+  }
+} catch (e) {
+  process.stderr.write(`switch: ${(e as Error).message.split('\n')[0]}\n`);
+  process.exit(1);
+}
+if (!linkTls) logger.warn('TLS is off (no TLS_CERT_FILE): partner links are plain TCP, for development only');
 if (config.identityKeyIsDefault) logger.warn('IDENTITY_KEY is not set: using the fixed development key (never in production)');
 
 const db = createDb(config.databaseUrl, { min: 2, max: 20 });
@@ -23,6 +35,7 @@ const link = new LinkServer({
   findBank: (code) => findActiveBank(db, code),
   handlers: ledger.handlers,
   logger,
+  tls: linkTls,
 });
 const admin = createAdmin({
   link,
