@@ -248,7 +248,7 @@ interface Row {
 async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, now: Date): Promise<Row[]> {
   const col = <T>(f: (op: WriteOp) => T) => items.map(({ op }) => f(op));
   const r = (op: WriteOp) => (op.kind === 'reserve' ? op : null);
-  return q.query<Row>(
+  const rows = await q.query<{ t: 'w' | 's'; k: string; withdrawal_id: string | null }>(
     `WITH i AS (
        SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::bigint[], $8::bigint[],
                             $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[])
@@ -260,7 +260,8 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
        UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $16
          FROM i JOIN c ON c.code = i.campaign
         WHERE i.kind = 'reserve' AND p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
-       RETURNING p.beneficiary_id, p.campaign_code, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn, i.amount, i.window_ms),
+       RETURNING p.beneficiary_id, p.campaign_code, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn, i.amount, i.window_ms,
+                 i.cls, i.body_hash, i.response),
      w AS (
        INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
                                 amount_minor, state, reserved_at, due_at)
@@ -278,14 +279,16 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      -- The answers: every record, and the approval of every reservation made. A key stored meanwhile is left alone.
      s AS (
        INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
-       SELECT i.cls, i.msg_key, i.body_hash, i.response, $16
-         FROM i LEFT JOIN r ON i.kind = 'reserve' AND r.beneficiary_id = i.bid
-        WHERE i.kind = 'record' OR r.beneficiary_id IS NOT NULL
+       SELECT a.cls, a.msg_key, a.body_hash, a.response, $16
+         FROM (SELECT cls, msg_key, body_hash, response FROM i WHERE kind = 'record'
+               UNION ALL SELECT cls, msg_key, body_hash, response FROM r) AS a
        ${ON_SEEN_CONFLICT}
        RETURNING mti_class, msg_key)
-     SELECT i.ord, w.id::text AS withdrawal_id, (s.msg_key IS NOT NULL) AS stored
-       FROM i LEFT JOIN w ON i.kind = 'reserve' AND w.beneficiary_id = i.bid
-              LEFT JOIN s ON s.mti_class = i.cls AND s.msg_key = i.msg_key`,
+     -- What was reserved and what was stored, matched to the requests by the caller: a join of CTEs here would be
+     -- planned from a guess of their sizes (the statement keeps one generic plan), a loop over both at worst.
+     SELECT 'w' AS t, w.beneficiary_id::text AS k, w.id::text AS withdrawal_id FROM w
+     UNION ALL
+     SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s`,
     [
       items.map(({ i }) => i),
       col((op) => op.kind),
@@ -305,6 +308,18 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
       now,
     ],
   );
+  // One reservation per entitlement and one request per key in a statement (writeBatch, KeyLock): the keys are unique.
+  const reserved = new Map<string, string>();
+  const stored = new Set<string>();
+  for (const row of rows) {
+    if (row.t === 'w') reserved.set(row.k, row.withdrawal_id!);
+    else stored.add(row.k);
+  }
+  return items.map(({ i, op }) => ({
+    ord: i,
+    withdrawal_id: op.kind === 'reserve' ? (reserved.get(op.beneficiaryId) ?? null) : null,
+    stored: stored.has(`${op.seen.cls}|${op.seen.key}`),
+  }));
 }
 
 /** Reservations PostgreSQL refused: the §7 code from what it holds now, stored as their answers. */
