@@ -104,8 +104,8 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
           purge: () => purgeExpired(db, clock.now(), Date.now() + MAINTENANCE_TIMEOUT_MS),
         });
 
-  // The approvals of one group commit are answered in the same turn of the event loop: one job for them all.
-  const toSchedule = new Grouper<string>(MAX_IDS_PER_JOB, (ids, windowMs) =>
+  // Approvals gather into one job per SETTLEMENT_JOB_GATHER_MS (or MAX_IDS_PER_JOB).
+  const toSchedule = new Grouper<string>(MAX_IDS_PER_JOB, LEDGER_LIMITS.SETTLEMENT_JOB_GATHER_MS, (ids, windowMs) =>
     jobs?.schedule(ids, windowMs).catch((e) =>
       logger.warn('settlement job not queued (the sweep will settle it)', { count: ids.length, error: (e as Error).message }),
     ),
@@ -183,14 +183,14 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
   };
 }
 
-/** Collects items by a numeric group (the confirmation window) until the end of this event-loop turn, or `max`. */
+/** Collects items by a numeric group (the confirmation window) for `gatherMs`, or until a group holds `max`. */
 class Grouper<T> {
   private readonly groups = new Map<number, T[]>();
-  private timer: NodeJS.Immediate | null = null;
+  private timer: NodeJS.Timeout | null = null;
 
   private readonly sent = new Set<Promise<unknown>>();
 
-  constructor(private readonly max: number, private readonly send: (items: T[], group: number) => Promise<unknown> | undefined) {}
+  constructor(private readonly max: number, private readonly gatherMs: number, private readonly send: (items: T[], group: number) => Promise<unknown> | undefined) {}
 
   add(item: T, group: number): void {
     let items = this.groups.get(group);
@@ -200,13 +200,13 @@ class Grouper<T> {
       this.groups.delete(group);
       this.flush(items, group);
     } else {
-      this.timer ??= setImmediate(() => void this.flushAll());
+      this.timer ??= setTimeout(() => void this.flushAll(), this.gatherMs);
     }
   }
 
   /** Sends what is collected now and waits for everything sent so far. */
   async flushAll(): Promise<void> {
-    if (this.timer) clearImmediate(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     for (const [group, items] of this.groups) this.flush(items, group);
     this.groups.clear();

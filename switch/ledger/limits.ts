@@ -5,8 +5,12 @@ export const LEDGER_LIMITS = {
   BUCKET_ENTRIES: 256,
   /** Group commit: a batch closes at this many requests … */
   GROUP_COMMIT_MAX_BATCH: 256,
-  /** … or this long after its first request arrived. */
-  GROUP_COMMIT_MAX_WAIT_MS: 1,
+  /**
+   * … or this long after its first request arrived. 0: at the end of the current event-loop turn. Waiting longer
+   * only delayed the light load (p50 1.2 → 2.3 ms at 1 in flight); under load, requests gather anyway while the
+   * batches in flight (GROUP_COMMIT_CONCURRENCY) run.
+   */
+  GROUP_COMMIT_MAX_WAIT_MS: 0,
   /** Batches in flight at once (each holds one PostgreSQL connection). */
   GROUP_COMMIT_CONCURRENCY: 2,
   /** Requests waiting for a batch; beyond it a request is answered 91 at once. */
@@ -37,6 +41,12 @@ export const LEDGER_LIMITS = {
   PURGE_BATCH_ROWS: 10_000,
   /** Withdrawals settled per transaction when the confirmation window has passed. */
   SETTLE_BATCH_ROWS: 500,
+  /**
+   * Approvals gather this long into one settlement job (a job is a heavy Redis script: per approval, or per small
+   * batch at moderate load, it cost more than the reservation). A job added this much later still fires after the
+   * window of each of its withdrawals; one lost in a crash meanwhile is caught by the sweep.
+   */
+  SETTLEMENT_JOB_GATHER_MS: 250,
   /** The settlement sweep that catches windows whose delayed job was lost (e.g. Redis flushed). */
   SETTLE_SWEEP_INTERVAL_MS: 60_000,
   PURGE_INTERVAL_MS: 3600_000,
