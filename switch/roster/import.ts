@@ -9,7 +9,7 @@
 // those. The same ids can be read again later with changedBeneficiaryIds(db, importId).
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { hashIdentifier } from './hashing.ts';
+import { hashIdentifier, preparedKey } from './hashing.ts';
 import { BinaryRows, copyFrom } from './copy.ts';
 import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
 import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
@@ -165,7 +165,7 @@ export async function importRoster(
   const keep = opts.maxRejectionsKept ?? MAX_REJECTIONS_KEPT;
   const today = taipeiDate((opts.clock ?? systemClock).now());
   const campaign0 = await requireCampaign(db, campaignCode);
-  const key = campaignHashKey(opts.identityKey, campaign0.code);
+  const key = preparedKey(campaignHashKey(opts.identityKey, campaign0.code));
 
   const conn = (await db.client.acquireConnection()) as pg.Client;
   let summary: ImportSummary;

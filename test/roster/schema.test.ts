@@ -1,10 +1,12 @@
 import test from 'ava';
+// (also: a prepared campaign key hashes as the raw key does.)
 import { Readable } from 'node:stream';
 import { freshDatabase, type TestDatabase } from '../helpers/services.ts';
 import { ManualClock } from '../../switch/clock.ts';
 import { createCampaign } from '../../switch/campaigns.ts';
 import { importRoster } from '../../switch/roster/import.ts';
 import { syntheticRoster } from '../../switch/roster/synthetic.ts';
+import { campaignKey, hashIdentifier, preparedKey } from '../../switch/roster/hashing.ts';
 
 // The roster's reference to its campaign is checked per statement (not by a per-row foreign key): these pin that
 // the schema still refuses an orphan roster and still takes the roster away with its campaign.
@@ -42,4 +44,10 @@ test('deleting a campaign deletes its roster, cards included', async (t) => {
   await tdb.db('campaigns').where({ code: 'GONE' }).delete();
   t.is(Number((await tdb.db('beneficiaries').where({ campaign_code: 'GONE' }).count('* as n'))[0]!.n), 0);
   t.is(Number((await tdb.db('nhi_cards').where({ campaign_code: 'GONE' }).count('* as n'))[0]!.n), 0);
+});
+
+test('a prepared campaign key gives the same identifier hashes as the raw key', (t) => {
+  const key = campaignKey('identity', 'K1');
+  t.deepEqual(hashIdentifier(preparedKey(key), 'nhi', '000012345678'), hashIdentifier(key, 'nhi', '000012345678'));
+  t.notDeepEqual(hashIdentifier(preparedKey(key), 'id', '000012345678'), hashIdentifier(key, 'nhi', '000012345678'));
 });
