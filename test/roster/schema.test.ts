@@ -1,5 +1,4 @@
 import test from 'ava';
-// (also: a prepared campaign key hashes as the raw key does.)
 import { Readable } from 'node:stream';
 import { freshDatabase, type TestDatabase } from '../helpers/services.ts';
 import { ManualClock } from '../../switch/clock.ts';
@@ -8,8 +7,8 @@ import { importRoster } from '../../switch/roster/import.ts';
 import { syntheticRoster } from '../../switch/roster/synthetic.ts';
 import { campaignKey, hashIdentifier, preparedKey } from '../../switch/roster/hashing.ts';
 
-// The roster's reference to its campaign is checked per statement (not by a per-row foreign key): these pin that
-// the schema still refuses an orphan roster and still takes the roster away with its campaign.
+// The roster's references are checked per statement (not by per-row foreign keys): these pin that
+// the schema still refuses an orphan roster or card and still deletes what hangs on a deleted campaign or beneficiary.
 let tdb: TestDatabase;
 test.before(async () => {
   tdb = await freshDatabase();
@@ -50,4 +49,28 @@ test('a prepared campaign key gives the same identifier hashes as the raw key', 
   const key = campaignKey('identity', 'K1');
   t.deepEqual(hashIdentifier(preparedKey(key), 'nhi', '000012345678'), hashIdentifier(key, 'nhi', '000012345678'));
   t.notDeepEqual(hashIdentifier(preparedKey(key), 'id', '000012345678'), hashIdentifier(key, 'nhi', '000012345678'));
+});
+
+test('a card of a beneficiary that does not exist, or of another campaign, is refused', async (t) => {
+  await createCampaign(tdb.db, { code: 'CARD1' });
+  await createCampaign(tdb.db, { code: 'CARD2' });
+  const [{ id }] = await tdb.db('beneficiaries').insert(row('CARD1')).returning('id');
+  const none = await t.throwsAsync(tdb.db('nhi_cards').insert({ campaign_code: 'CARD1', nhi_hash: Buffer.alloc(32, 2), beneficiary_id: Number(id) + 1000 }));
+  t.regex(none!.message, /is not in the card's campaign/);
+  const other = await t.throwsAsync(tdb.db('nhi_cards').insert({ campaign_code: 'CARD2', nhi_hash: Buffer.alloc(32, 2), beneficiary_id: id }));
+  t.is((other as { code?: string }).code, '23503');
+  await tdb.db('nhi_cards').insert({ campaign_code: 'CARD1', nhi_hash: Buffer.alloc(32, 2), beneficiary_id: id });
+  const moved = await t.throwsAsync(tdb.db('nhi_cards').where({ beneficiary_id: id }).update({ campaign_code: 'CARD2' }));
+  t.regex(moved!.message, /cannot move/);
+});
+
+test('deleting a beneficiary deletes its cards, superseded ones too', async (t) => {
+  await createCampaign(tdb.db, { code: 'DEL1' });
+  const [{ id }] = await tdb.db('beneficiaries').insert(row('DEL1')).returning('id');
+  await tdb.db('nhi_cards').insert([
+    { campaign_code: 'DEL1', nhi_hash: Buffer.alloc(32, 3), beneficiary_id: id, superseded_at: new Date() },
+    { campaign_code: 'DEL1', nhi_hash: Buffer.alloc(32, 4), beneficiary_id: id },
+  ]);
+  await tdb.db('beneficiaries').where({ id }).delete();
+  t.is(Number((await tdb.db('nhi_cards').where({ campaign_code: 'DEL1' }).count('* as n'))[0]!.n), 0);
 });
