@@ -106,8 +106,13 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
             to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
             p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text
        FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]) AS q(i, cls, msg_key, campaign, nhi, claimant)
-       LEFT JOIN messages_seen s ON s.mti_class = q.cls AND s.msg_key = q.msg_key
-       LEFT JOIN nhi_cards n ON n.campaign_code = q.campaign AND n.nhi_hash = q.nhi
+       -- Index lookups per request whatever the table sizes were when the plan was made (the statement keeps one
+       -- generic plan): messages_seen starts empty and grows, and a plan made on it empty (a hash of the whole
+       -- table) would outlive that by far.
+       LEFT JOIN LATERAL (SELECT body_hash, response FROM messages_seen
+                           WHERE mti_class = q.cls AND msg_key = q.msg_key LIMIT 1) s ON true
+       LEFT JOIN LATERAL (SELECT beneficiary_id, superseded_at FROM nhi_cards
+                           WHERE campaign_code = q.campaign AND nhi_hash = q.nhi LIMIT 1) n ON true
        LEFT JOIN beneficiaries b ON b.id = n.beneficiary_id
        LEFT JOIN payouts p ON p.beneficiary_id = b.id`,
     [
