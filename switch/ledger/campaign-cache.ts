@@ -2,8 +2,9 @@
 // another instance announces a change (pub/sub), and again before a request is declined as CAMPAIGN_CLOSED.
 // The belief only has to be right most of the time: a reservation commits only while PostgreSQL holds the
 // campaign open (see journal.ts), so a stale "open" can never approve after a close.
+import type { KeyObject } from 'node:crypto';
 import type { Knex } from 'knex';
-import { campaignKey } from '../roster/hashing.ts';
+import { campaignKey, preparedKey } from '../roster/hashing.ts';
 import type { CampaignState } from '../campaigns.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import { withConnection } from './pg.ts';
@@ -12,8 +13,8 @@ export interface CampaignInfo {
   code: string;
   state: CampaignState;
   confirmationWindowMs: number;
-  /** The key its identifiers are hashed under. */
-  hashKey: Buffer;
+  /** The key its identifiers are hashed under, prepared once (two hashes per withdrawal). */
+  hashKey: KeyObject;
 }
 
 /** Before declining for a closed campaign, re-read if the belief is older than this. */
@@ -23,7 +24,7 @@ export class CampaignCache {
   private byCode = new Map<string, CampaignInfo>();
   private loadedAt = 0;
   private refreshing: Promise<void> | null = null;
-  private readonly keys = new Map<string, Buffer>();
+  private readonly keys = new Map<string, KeyObject>();
 
   constructor(private readonly db: Knex, private readonly identityKey: string) {}
 
@@ -48,7 +49,7 @@ export class CampaignCache {
           const next = new Map<string, CampaignInfo>();
           for (const r of rows) {
             let hashKey = this.keys.get(r.code);
-            if (!hashKey) this.keys.set(r.code, (hashKey = campaignKey(this.identityKey, r.code)));
+            if (!hashKey) this.keys.set(r.code, (hashKey = preparedKey(campaignKey(this.identityKey, r.code))));
             next.set(r.code, { code: r.code, state: r.state, confirmationWindowMs: r.confirmation_window_ms, hashKey });
           }
           this.byCode = next;
