@@ -108,6 +108,13 @@ export class Fixture {
     return ids;
   }
 
+  /** An adult added to an open campaign as a late import would add it, and taken into the ledger at once. */
+  async latePerson(ledger: LedgerOps, code: string, extra: Partial<Person> = {}): Promise<Person> {
+    const p = adult(extra);
+    await ledger.refreshBeneficiaries(code, await this.addPeople(code, [p]));
+    return p;
+  }
+
   /** A new current card for a beneficiary: the old one becomes superseded. */
   async replaceCard(code: string, oldNhi: string, newNhi: string): Promise<void> {
     const key = campaignKey(IDENTITY_KEY, code);

@@ -4,7 +4,7 @@ import test from 'ava';
 import type { IsoMessage } from '../../switch/iso8583/message.ts';
 import { ManualClock } from '../../switch/clock.ts';
 import type { LedgerOps } from '../../switch/ledger/index.ts';
-import { Fixture, T0, adult, confirmation, inquiry, reversal, send, withdrawal, type Person } from '../ledger/fixture.ts';
+import { Fixture, T0, confirmation, inquiry, reversal, send, withdrawal, type Person } from '../ledger/fixture.ts';
 
 const WINDOW_MS = 600_000;
 let f: Fixture;
@@ -21,11 +21,7 @@ test.after.always(async () => {
   await f?.destroy();
 });
 
-async function person(extra: Partial<Person> = {}): Promise<Person> {
-  const p = adult(extra);
-  await ledger.refreshBeneficiaries('C1', await f.addPeople('C1', [p]));
-  return p;
-}
+const person = (extra: Partial<Person> = {}): Promise<Person> => f.latePerson(ledger, 'C1', extra);
 
 function rc(res: IsoMessage): string {
   return res.fields[44] ? `${res.fields[39]} ${res.fields[44]}` : res.fields[39]!;

@@ -3,7 +3,7 @@
 import test from 'ava';
 import type { IsoMessage } from '../../switch/iso8583/message.ts';
 import type { LedgerOps } from '../../switch/ledger/index.ts';
-import { Fixture, adult, confirmation, reversal, send, withdrawal, inquiry, type Person, BANK } from '../ledger/fixture.ts';
+import { Fixture, confirmation, reversal, send, withdrawal, inquiry, type Person, BANK } from '../ledger/fixture.ts';
 import { golden } from '../helpers/golden.ts';
 import { encode } from '../../switch/iso8583/codec.ts';
 
@@ -20,11 +20,7 @@ test.after.always(async () => {
   await f?.destroy();
 });
 
-async function person(extra: Partial<Person> = {}): Promise<Person> {
-  const p = adult(extra);
-  await ledger.refreshBeneficiaries('C1', await f.addPeople('C1', [p]));
-  return p;
-}
+const person = (extra: Partial<Person> = {}): Promise<Person> => f.latePerson(ledger, 'C1', extra);
 
 const rc = (res: IsoMessage) => (res.fields[44] ? `${res.fields[39]} ${res.fields[44]}` : res.fields[39]!);
 

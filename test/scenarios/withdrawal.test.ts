@@ -18,13 +18,7 @@ test.after.always(async () => {
   await f?.destroy();
 });
 
-/** A person added to the open campaign (as a late import, then refreshed). */
-async function person(extra: Partial<Person> = {}): Promise<Person> {
-  const p = adult(extra);
-  const ids = await f.addPeople('C1', [p]);
-  await ledger.refreshBeneficiaries('C1', ids);
-  return p;
-}
+const person = (extra: Partial<Person> = {}): Promise<Person> => f.latePerson(ledger, 'C1', extra);
 
 function answered(res: IsoMessage): string {
   return res.fields[44] ? `${res.fields[39]} ${res.fields[44]}` : res.fields[39]!;
