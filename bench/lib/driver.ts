@@ -46,69 +46,88 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   const conns = await Promise.all(Array.from({ length: o.connections }, (_, i) => open(o, i)));
   const started = performance.now();
   const deadline = started + o.durationMs;
-  const intervalMs = o.ratePerSecond ? 1000 / o.ratePerSecond : 0;
-  let nextDue = started;
 
   await new Promise<void>((resolve) => {
-    let open = conns.length;
-    const finish = () => {
-      if (--open === 0) resolve();
+    let live = conns.length;
+    const close = (c: Conn) => {
+      if (c.done) return;
+      c.done = true;
+      c.socket.destroy();
+      if (--live === 0) {
+        if (ticker) clearTimeout(ticker);
+        resolve();
+      }
     };
+    /** Sends one request on `c` if it may; false when it may not (full, finished, or out of requests). */
+    const send = (c: Conn): boolean => {
+      if (stopping || c.exhausted || c.pending.size >= o.inFlightPerConnection || sent >= budget) return false;
+      if (performance.now() >= deadline) {
+        stopping = true;
+        return false;
+      }
+      const msg = o.next(c.index, c.seq++);
+      if (!msg) {
+        c.exhausted = true;
+        return false;
+      }
+      c.pending.set(msg.fields[11]!, performance.now());
+      sent++;
+      c.socket.write(frame(encode(msg)));
+      return true;
+    };
+    const finishIfDone = (c: Conn) => {
+      if (c.pending.size === 0 && (stopping || c.exhausted || sent >= budget || performance.now() >= deadline)) close(c);
+    };
+
+    // Open loop: one timer for all connections sends what is due by now on whichever connections have room, so the
+    // pacing costs the driver the same whatever the number of connections (a timer per connection cost it 3x more).
+    let ticker: NodeJS.Timeout | null = null;
+    let cursor = 0;
+    const due = () => (o.ratePerSecond ? Math.floor(((performance.now() - started) * o.ratePerSecond) / 1000) + 1 - sent : Infinity);
+    const dispatch = () => {
+      let owed = due();
+      for (let tried = 0; owed > 0 && tried < conns.length; ) {
+        const c = conns[cursor]!;
+        cursor = (cursor + 1) % conns.length;
+        if (!c.done && send(c)) {
+          owed--;
+          tried = 0;
+        } else tried++;
+      }
+    };
+    const tick = () => {
+      ticker = null;
+      if (performance.now() >= deadline) stopping = true;
+      if (!stopping) dispatch();
+      for (const c of conns) finishIfDone(c);
+      if (!stopping) ticker = setTimeout(tick, 1);
+    };
+
     for (const c of conns) {
-      let seq = 0;
-      const pending = new Map<string, number>();
-      let exhausted = false;
-      const pump = () => {
-        while (!stopping && !exhausted && pending.size < o.inFlightPerConnection && sent < budget) {
-          const now = performance.now();
-          if (now >= deadline) {
-            stopping = true;
-            break;
-          }
-          if (intervalMs) {
-            if (now < nextDue) {
-              setTimeout(pump, Math.max(0, nextDue - now));
-              return;
-            }
-            nextDue += intervalMs;
-          }
-          const msg = o.next(c.index, seq++);
-          if (!msg) {
-            exhausted = true;
-            break;
-          }
-          pending.set(msg.fields[11]!, performance.now());
-          sent++;
-          c.socket.write(frame(encode(msg)));
-        }
-        if (pending.size === 0 && (stopping || exhausted || sent >= budget) && !c.done) {
-          c.done = true;
-          c.socket.destroy();
-          finish();
-        }
-      };
       c.onMessage = (m) => {
-        const t0 = pending.get(m.fields[11] ?? '');
+        const t0 = c.pending.get(m.fields[11] ?? '');
         if (t0 === undefined) return;
-        pending.delete(m.fields[11]!);
+        c.pending.delete(m.fields[11]!);
         answered++;
         latencies.push(performance.now() - t0);
         const rc = m.fields[39] ?? '--';
         codes[rc] = (codes[rc] ?? 0) + 1;
-        pump();
+        if (o.ratePerSecond) {
+          if (due() > 0) send(c);
+        } else while (send(c));
+        finishIfDone(c);
       };
-      c.onClose = () => {
-        if (!c.done) {
-          c.done = true;
-          finish();
-        }
-      };
-      pump();
+      c.onClose = () => close(c);
+    }
+    if (o.ratePerSecond) tick();
+    else for (const c of conns) {
+      while (send(c));
+      finishIfDone(c);
     }
     // A hard stop: nothing waits more than 5 s past the duration for answers that will not come.
     setTimeout(() => {
       stopping = true;
-      for (const c of conns) c.socket.destroy();
+      for (const c of conns) close(c);
     }, o.durationMs + 5_000).unref();
   });
   const elapsedMs = performance.now() - started;
@@ -129,6 +148,10 @@ interface Conn {
   onMessage: (m: IsoMessage) => void;
   onClose: () => void;
   done: boolean;
+  /** DE11 → when it was sent */
+  pending: Map<string, number>;
+  seq: number;
+  exhausted: boolean;
 }
 
 async function open(o: DriveOptions, index: number): Promise<Conn> {
@@ -138,7 +161,7 @@ async function open(o: DriveOptions, index: number): Promise<Conn> {
   });
   socket.setNoDelay(true);
   const decoder = new FrameDecoder();
-  const c: Conn = { index, socket, onMessage: () => {}, onClose: () => {}, done: false };
+  const c: Conn = { index, socket, onMessage: () => {}, onClose: () => {}, done: false, pending: new Map(), seq: 0, exhausted: false };
   socket.on('data', (chunk) => {
     for (const body of decoder.push(chunk)) c.onMessage(decode(body));
   });

@@ -165,3 +165,24 @@ test('the payout history is append-only: UPDATE and DELETE are refused', async (
   await t.throwsAsync(f.db('payout_history').del(), { message: /append-only/ });
   await t.throwsAsync(f.db.raw('TRUNCATE payout_history'), { message: /append-only/ });
 });
+
+test('a state that is not in the state table is refused, and the state tables cannot be changed', async (t) => {
+  const p = await person();
+  const id = (await f.db('payouts').orderBy('beneficiary_id', 'desc').first('beneficiary_id')).beneficiary_id;
+  // payouts_state_amounts names the states too; either refuses it.
+  await t.throwsAsync(f.db('payouts').where({ beneficiary_id: id }).update({ state: 'LOST' }), { message: /payouts_state_(known|amounts)/ });
+  t.is(answered(await send(ledger, withdrawal({ person: p }))), '00');
+  const one = f.db('withdrawals').select('id').limit(1);
+  await t.throwsAsync(f.db('withdrawals').whereIn('id', one).update({ state: 'LOST' }), { message: /withdrawals_state_known/ });
+  for (const table of ['payout_states', 'withdrawal_states']) {
+    await t.throwsAsync(f.db(table).insert({ code: 'LOST', description: 'x' }), { message: /states are fixed/ });
+    await t.throwsAsync(f.db(table).update({ description: 'x' }), { message: /states are fixed/ });
+    await t.throwsAsync(f.db(table).del(), { message: /states are fixed/ });
+  }
+  t.deepEqual((await f.db('payout_states').orderBy('code').pluck('code')), ['AVAILABLE', 'PAID', 'RESERVED']);
+});
+
+test('a reservation updates its payout row in place (a HOT update: the pages keep room for it)', async (t) => {
+  const { rows } = await f.db.raw(`SELECT reloptions FROM pg_class WHERE relname = 'payouts'`);
+  t.deepEqual(rows[0].reloptions, ['fillfactor=80']);
+});
