@@ -1,12 +1,14 @@
-// Group commit: requests that arrive together share one round trip. A batch closes when it holds maxBatch
-// requests or maxWaitMs after the first one arrived; while batches run, newcomers gather for the next one.
+// Group commit: requests that arrive together share one round trip. Under load, batches start at most every
+// minIntervalMs (unless one is full), so what arrives meanwhile shares the next one: a statement has a fixed cost
+// (measured ~260 µs of PostgreSQL CPU for the group commit, whatever its size) that small batches would pay per
+// request. After a quiet spell the first request goes at once, so light load waits for nothing.
 // The queue is bounded: beyond maxQueue a request is refused at once instead of waiting without end.
 
 export interface BatcherOptions {
   name: string;
   maxBatch: number;
-  /** 0: close the batch at the end of the current event-loop turn. */
-  maxWaitMs: number;
+  /** Batches start at least this far apart unless one is full; 0: at the end of the current event-loop turn. */
+  minIntervalMs: number;
   maxQueue: number;
   /** Batches running at once. */
   concurrency: number;
@@ -24,6 +26,8 @@ export class Batcher<T, R> {
   private queue: Waiting<T, R>[] = [];
   private running = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | null = null;
+  private timerIsImmediate = false;
+  private lastStartMs = -Infinity;
   private idle: Array<() => void> = [];
   private stopped = false;
 
@@ -56,8 +60,8 @@ export class Batcher<T, R> {
 
   private clearTimer(): void {
     if (this.timer === null) return;
-    if (this.opts.maxWaitMs > 0) clearTimeout(this.timer as NodeJS.Timeout);
-    else clearImmediate(this.timer as NodeJS.Immediate);
+    if (this.timerIsImmediate) clearImmediate(this.timer as NodeJS.Immediate);
+    else clearTimeout(this.timer as NodeJS.Timeout);
     this.timer = null;
   }
 
@@ -69,13 +73,16 @@ export class Batcher<T, R> {
       if (this.running < this.opts.concurrency && this.queue.length > 0) this.flush();
       this.schedule();
     };
-    this.timer = this.opts.maxWaitMs > 0 ? setTimeout(fire, this.opts.maxWaitMs) : setImmediate(fire);
+    const waitMs = this.lastStartMs + this.opts.minIntervalMs - performance.now();
+    this.timerIsImmediate = waitMs <= 0;
+    this.timer = waitMs > 0 ? setTimeout(fire, waitMs) : setImmediate(fire);
   }
 
   private flush(): void {
     const batch = this.queue.splice(0, this.opts.maxBatch);
     if (batch.length === 0) return;
     this.running++;
+    this.lastStartMs = performance.now();
     this.run(batch.map((w) => w.item))
       .then(
         (results) => {
@@ -87,11 +94,6 @@ export class Batcher<T, R> {
       .catch((e) => batch.forEach((w) => w.reject(e)))
       .finally(() => {
         this.running--;
-        // Whoever queued while this batch ran has waited long enough: go at once.
-        if (this.queue.length > 0 && this.running < this.opts.concurrency) {
-          this.clearTimer();
-          this.flush();
-        }
         this.schedule();
         if (this.running === 0 && this.queue.length === 0) this.idle.splice(0).forEach((r) => r());
       });

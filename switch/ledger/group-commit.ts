@@ -44,7 +44,7 @@ export class GroupCommit {
     this.batcher = new Batcher((items) => this.run(items), {
       name: 'group commit',
       maxBatch: LEDGER_LIMITS.GROUP_COMMIT_MAX_BATCH,
-      maxWaitMs: LEDGER_LIMITS.GROUP_COMMIT_MAX_WAIT_MS,
+      minIntervalMs: LEDGER_LIMITS.GROUP_COMMIT_MIN_INTERVAL_MS,
       maxQueue: LEDGER_LIMITS.GROUP_COMMIT_MAX_QUEUE,
       concurrency: LEDGER_LIMITS.GROUP_COMMIT_CONCURRENCY,
     });

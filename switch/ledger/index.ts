@@ -77,7 +77,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     {
       name: 'roster reads',
       maxBatch: LEDGER_LIMITS.READ_MAX_BATCH,
-      maxWaitMs: 0,
+      minIntervalMs: LEDGER_LIMITS.READ_MIN_INTERVAL_MS,
       maxQueue: LEDGER_LIMITS.READ_MAX_QUEUE,
       concurrency: LEDGER_LIMITS.READ_CONCURRENCY,
     },
