@@ -95,50 +95,41 @@ const DUPLICATES_SQL = [
 ];
 
 // Each remaining row against the stored roster. A card already known is either this person's current card, or one of
-// their superseded cards (refused: a replaced card is not brought back), or someone else's (refused).
+// their superseded cards (refused: a replaced card is not brought back), or someone else's (refused). A current card
+// is a column of its holder's row, a superseded one a row of nhi_cards (migration 005).
 const PLAN_SQL = `
 CREATE TEMP TABLE roster_plan ON COMMIT DROP AS
-SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_hashes, b.id AS beneficiary_id,
+SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_hashes, b.id AS beneficiary_id, b.nhi_hash AS old_nhi,
        CASE
-         WHEN c.beneficiary_id IS NOT NULL AND c.beneficiary_id IS DISTINCT FROM b.id THEN 'other-person'
-         WHEN c.superseded_at IS NOT NULL THEN 'superseded'
+         WHEN h.id IS NOT NULL AND h.id IS DISTINCT FROM b.id THEN 'other-person'
+         WHEN h.superseded THEN 'superseded'
          WHEN b.id IS NULL THEN 'new'
-         WHEN c.beneficiary_id IS NOT NULL AND b.birth_date = s.birth_date AND b.amount_minor = s.amount_minor
+         WHEN h.id IS NOT NULL AND b.birth_date = s.birth_date AND b.amount_minor = s.amount_minor
               AND b.guardian_hashes = s.guardian_hashes THEN 'unchanged'
          ELSE 'updated'
        END AS outcome
   FROM roster_stage s
   LEFT JOIN beneficiaries b ON b.campaign_code = $1 AND b.id_hash = s.id_hash
-  LEFT JOIN nhi_cards c ON c.campaign_code = $1 AND c.nhi_hash = s.nhi_hash
+  LEFT JOIN LATERAL (SELECT id, false AS superseded FROM beneficiaries WHERE campaign_code = $1 AND nhi_hash = s.nhi_hash
+                     UNION ALL
+                     SELECT beneficiary_id, true FROM nhi_cards WHERE campaign_code = $1 AND nhi_hash = s.nhi_hash
+                     LIMIT 1) h ON true
  WHERE s.reject IS NULL`;
 
-// New rows are written in key order: a million random 32-byte keys inserted in file order dirty index pages at
-// random, which costs several times more than the same inserts sorted. Beneficiaries go in id_hash order (their ids
-// then follow it, so the primary key only grows); their cards in beneficiary order, so that the foreign-key checks
-// and the one-current-card index walk beneficiaries in order too (measured: a fifth less than in nhi_hash order).
+// New rows are written in key order: a million random keys inserted in file order dirty index pages at random, which
+// costs several times more than the same inserts sorted. Beneficiaries go in id_hash order (their ids then follow
+// it, so the primary key only grows).
 const WRITE_SQL = [
-  `CREATE TEMP TABLE roster_new ON COMMIT DROP AS
-   WITH ins AS (
-     INSERT INTO beneficiaries (campaign_code, id_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
-     SELECT $1, id_hash, birth_date, amount_minor, guardian_hashes, $2 FROM roster_plan WHERE outcome = 'new' ORDER BY id_hash
-     RETURNING id, id_hash)
-   SELECT id, id_hash FROM ins`,
-  `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
-   SELECT $1, p.nhi_hash, n.id FROM roster_new n JOIN roster_plan p ON p.id_hash = n.id_hash AND p.outcome = 'new'
-    ORDER BY n.id`,
+  `INSERT INTO beneficiaries (campaign_code, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
+   SELECT $1, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes, $2 FROM roster_plan WHERE outcome = 'new' ORDER BY id_hash`,
   `UPDATE beneficiaries b
-      SET birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
+      SET nhi_hash = p.nhi_hash, birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
           last_import_id = $2, updated_at = now()
      FROM roster_plan p
     WHERE p.outcome = 'updated' AND b.id = p.beneficiary_id AND b.campaign_code = $1`,
   // A new card supersedes the current one (the old card stays known: it then answers 14 SUPERSEDED_CARD).
-  `UPDATE nhi_cards c SET superseded_at = now()
-     FROM roster_plan p
-    WHERE p.outcome = 'updated' AND c.beneficiary_id = p.beneficiary_id AND c.superseded_at IS NULL
-      AND c.nhi_hash <> p.nhi_hash AND c.campaign_code = $1`,
-  `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
-   SELECT $1, p.nhi_hash, p.beneficiary_id FROM roster_plan p WHERE p.outcome = 'updated'
-   ON CONFLICT (campaign_code, nhi_hash) DO NOTHING`,
+  `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id, superseded_at)
+   SELECT $1, p.old_nhi, p.beneficiary_id, now() FROM roster_plan p WHERE p.outcome = 'updated' AND p.old_nhi <> p.nhi_hash`,
 ];
 
 function sqlReason(code: string, firstLine: number | null): string {
