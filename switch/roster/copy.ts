@@ -33,7 +33,8 @@ export class CopyIn {
   readonly ready: Promise<void>;
   private readonly done: Promise<number>;
 
-  constructor(readonly text: string) {
+  /** With `data`, all of it is sent as soon as the server is ready, and the COPY ended: no await between. */
+  constructor(readonly text: string, private readonly data?: Buffer[]) {
     this.ready = new Promise((res, rej) => {
       this.readyResolve = res;
       this.readyReject = rej;
@@ -55,6 +56,10 @@ export class CopyIn {
 
   handleCopyInResponse(): void {
     this.readyResolve();
+    if (this.data) {
+      for (const chunk of this.data) this.con!.sendCopyFromChunk(chunk);
+      this.con!.endCopyFrom();
+    }
   }
 
   handleCommandComplete(msg: { text?: string }): void {
@@ -95,7 +100,7 @@ export class CopyIn {
   /** Ends the data; resolves to the number of rows copied once the server has them. */
   async end(): Promise<number> {
     await this.ready;
-    if (!this.error) this.con!.endCopyFrom();
+    if (!this.error && !this.data) this.con!.endCopyFrom();
     return this.done;
   }
 
@@ -116,6 +121,16 @@ export function copyFrom(client: pg.Client, sql: string): CopyIn {
   const copy = new CopyIn(sql);
   client.query(copy as unknown as pg.Submittable);
   return copy;
+}
+
+/**
+ * Queues a COPY FROM STDIN of data already at hand; resolves to the rows copied. The data goes out from pg's own
+ * callback when the server is ready, so a busy event loop does not hold it up, and queries queued after it follow at once.
+ */
+export function copyAll(client: pg.Client, sql: string, data: Buffer[]): Promise<number> {
+  const copy = new CopyIn(sql, data);
+  client.query(copy as unknown as pg.Submittable);
+  return copy.end();
 }
 
 const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -173,6 +188,28 @@ export class BinaryRows {
     this.buf.writeInt32BE(8, this.at);
     this.buf.writeBigInt64BE(BigInt(v), this.at + 4);
     this.at += 12;
+    return this;
+  }
+
+  /** The buffer being written: fill a slot that byteaSlot returned. */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /** A bytea field of `length` bytes for the caller to fill in `buffer` at the offset returned (no Buffer of its own). */
+  byteaSlot(length: number): number {
+    this.room(4 + length);
+    this.buf.writeInt32BE(length, this.at);
+    const at = this.at + 4;
+    this.at = at + length;
+    return at;
+  }
+
+  bool(v: boolean): this {
+    this.room(5);
+    this.buf.writeInt32BE(1, this.at);
+    this.buf[this.at + 4] = v ? 1 : 0;
+    this.at += 5;
     return this;
   }
 
