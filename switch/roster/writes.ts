@@ -21,10 +21,6 @@ CREATE TEMP TABLE roster_chunk (
 ) ON COMMIT DROP;
 CREATE TEMP TABLE roster_keys (line integer NOT NULL, id_hash bytea NOT NULL, nhi_hash bytea NOT NULL) ON COMMIT DROP;
 CREATE TEMP TABLE roster_held (LIKE roster_chunk, reject text, first_line integer) ON COMMIT DROP;
-CREATE TEMP TABLE roster_plan (
-  line integer NOT NULL, id_hash bytea, nhi_hash bytea, birth_date date, amount_minor bigint, guardian_hashes bytea[],
-  beneficiary_id bigint, old_nhi bytea, outcome text NOT NULL
-) ON COMMIT DROP;
 CREATE TEMP TABLE roster_rejects (line integer NOT NULL, code text NOT NULL, first_line integer) ON COMMIT DROP`;
 
 // The checked rows stream into the stage in PostgreSQL's binary COPY format: no SQL text or literals to build or parse.
@@ -58,42 +54,47 @@ export const OUTCOME_COLUMNS = ['outcome', 'n'];
  */
 export function applySql(l: Literals, source: string, fresh: boolean): string[] {
   if (fresh) return [`WITH ins AS (${insertNew(l, `(${source}) s`)} RETURNING 1) SELECT 'new' AS outcome, count(*)::int AS n FROM ins`];
+  // One statement: the plan is a materialized CTE (held in memory, not written to a table), and the writes read it.
+  // Its writes touch disjoint rows, and the roster's statement triggers see them all at its end.
   return [
-    `TRUNCATE roster_plan`,
-    // A card already known is this person's current card, one of their superseded cards (refused: a replaced card
-    // is not brought back), or someone else's (refused). Index lookups per row, in id_hash order; the card's holder
-    // is looked up only when it is not the person's current card (a re-import of an unchanged roster: one probe).
-    `INSERT INTO roster_plan
-     SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_hashes, b.id, b.nhi_hash,
-            CASE
-              WHEN b.nhi_hash = s.nhi_hash THEN
-                CASE WHEN b.birth_date = s.birth_date AND b.amount_minor = s.amount_minor AND b.guardian_hashes = s.guardian_hashes
-                     THEN 'unchanged' ELSE 'updated' END
-              WHEN h.id IS NOT NULL AND h.id IS DISTINCT FROM b.id THEN 'other-person'
-              WHEN h.superseded THEN 'superseded'
-              WHEN b.id IS NULL THEN 'new'
-              ELSE 'updated'
-            END
-       FROM (SELECT * FROM (${source}) s0 ORDER BY id_hash) s
-       LEFT JOIN LATERAL (SELECT id, nhi_hash, birth_date, amount_minor, guardian_hashes FROM beneficiaries
-                           WHERE campaign_code = ${l.campaign} AND id_hash = s.id_hash) b ON true
-       LEFT JOIN LATERAL (SELECT id, false AS superseded FROM beneficiaries
-                           WHERE s.nhi_hash IS DISTINCT FROM b.nhi_hash AND campaign_code = ${l.campaign} AND nhi_hash = s.nhi_hash
-                          UNION ALL
-                          SELECT beneficiary_id, true FROM nhi_cards
-                           WHERE s.nhi_hash IS DISTINCT FROM b.nhi_hash AND campaign_code = ${l.campaign} AND nhi_hash = s.nhi_hash
-                          LIMIT 1) h ON true`,
-    insertNew(l, `roster_plan WHERE outcome = 'new'`),
-    `UPDATE beneficiaries b
-        SET nhi_hash = p.nhi_hash, birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
-            last_import_id = ${l.importId}, updated_at = now()
-       FROM roster_plan p
-      WHERE p.outcome = 'updated' AND b.id = p.beneficiary_id AND b.campaign_code = ${l.campaign}`,
-    // A new card supersedes the current one (the old card stays known: it then answers 14 SUPERSEDED_CARD).
-    `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id, superseded_at)
-     SELECT ${l.campaign}, old_nhi, beneficiary_id, now() FROM roster_plan WHERE outcome = 'updated' AND old_nhi <> nhi_hash`,
-    `INSERT INTO roster_rejects (line, code) SELECT line, outcome FROM roster_plan WHERE outcome IN ('other-person', 'superseded')`,
-    `SELECT outcome, count(*)::int AS n FROM roster_plan GROUP BY outcome`,
+    `WITH plan AS MATERIALIZED (
+       -- A card already known is this person's current card, one of their superseded cards (refused: a replaced card
+       -- is not brought back), or someone else's (refused). Index lookups per row (LIMIT 1 keeps them so: a hash join
+       -- would read the whole campaign for every chunk), in id_hash order; the card's holder is looked up only when
+       -- it is not the person's current card (a re-import of an unchanged roster: one probe a row).
+       SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_hashes, b.id AS beneficiary_id, b.nhi_hash AS old_nhi,
+              CASE
+                WHEN b.nhi_hash = s.nhi_hash THEN
+                  CASE WHEN b.birth_date = s.birth_date AND b.amount_minor = s.amount_minor AND b.guardian_hashes = s.guardian_hashes
+                       THEN 'unchanged' ELSE 'updated' END
+                WHEN h.id IS NOT NULL AND h.id IS DISTINCT FROM b.id THEN 'other-person'
+                WHEN h.superseded THEN 'superseded'
+                WHEN b.id IS NULL THEN 'new'
+                ELSE 'updated'
+              END AS outcome
+         FROM (SELECT * FROM (${source}) s0 ORDER BY id_hash) s
+         LEFT JOIN LATERAL (SELECT id, nhi_hash, birth_date, amount_minor, guardian_hashes FROM beneficiaries
+                             WHERE campaign_code = ${l.campaign} AND id_hash = s.id_hash LIMIT 1) b ON true
+         LEFT JOIN LATERAL (SELECT id, false AS superseded FROM beneficiaries
+                             WHERE s.nhi_hash IS DISTINCT FROM b.nhi_hash AND campaign_code = ${l.campaign} AND nhi_hash = s.nhi_hash
+                            UNION ALL
+                            SELECT beneficiary_id, true FROM nhi_cards
+                             WHERE s.nhi_hash IS DISTINCT FROM b.nhi_hash AND campaign_code = ${l.campaign} AND nhi_hash = s.nhi_hash
+                            LIMIT 1) h ON true),
+     inserted AS (${insertNew(l, `plan WHERE outcome = 'new'`)}),
+     updated AS (
+       UPDATE beneficiaries b
+          SET nhi_hash = p.nhi_hash, birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
+              last_import_id = ${l.importId}, updated_at = now()
+         FROM plan p
+        WHERE p.outcome = 'updated' AND b.id = p.beneficiary_id AND b.campaign_code = ${l.campaign}),
+     -- A new card supersedes the current one (the old card stays known: it then answers 14 SUPERSEDED_CARD).
+     superseded AS (
+       INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id, superseded_at)
+       SELECT ${l.campaign}, old_nhi, beneficiary_id, now() FROM plan WHERE outcome = 'updated' AND old_nhi <> nhi_hash),
+     rejected AS (
+       INSERT INTO roster_rejects (line, code) SELECT line, outcome FROM plan WHERE outcome IN ('other-person', 'superseded'))
+     SELECT outcome, count(*)::int AS n FROM plan GROUP BY outcome`,
   ];
 }
 
