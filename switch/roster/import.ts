@@ -31,6 +31,8 @@ export const IMPORT_BATCH_ROWS = 10_000;
  * PostgreSQL sooner and leave less for it to do after the last row is read.
  */
 export const IMPORT_CHUNK_ROWS = 100_000;
+/** The first chunk: PostgreSQL starts this soon; each next chunk doubles, up to IMPORT_CHUNK_ROWS. */
+const FIRST_CHUNK_ROWS = 10_000;
 /** Rows checked between two turns of the event loop: PostgreSQL's answers are taken up within a few milliseconds. */
 const YIELD_ROWS = 2_000;
 /** Bytes of staged rows per COPY message. */
@@ -146,7 +148,11 @@ export async function importRoster(
       let data: Buffer[] = [];
       let out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
       let staged = 0;
+      let inChunk = 0;
+      let chunkLimit = Math.min(chunkRows, FIRST_CHUNK_ROWS);
       const sendChunk = async () => {
+        inChunk = 0;
+        chunkLimit = Math.min(chunkRows, chunkLimit * 2);
         out.finish();
         const chunk = data;
         data = [];
@@ -213,14 +219,14 @@ export async function importRoster(
             .bool(idSeen || nhiSeen);
           if (idSeen || nhiSeen) held++;
           if (++staged % IMPORT_BATCH_ROWS === 0) opts.onProgress?.({ phase: 'reading', rows, bytes });
-          if (staged % chunkRows === 0) await sendChunk();
+          if (++inChunk === chunkLimit) await sendChunk();
         }
       }
       if (header === null) throw new RosterFileError('the file is empty: it must start with a header line');
 
       // ---- writing: the last chunk ----
       opts.onProgress?.({ phase: 'writing', rows, bytes });
-      if (staged % chunkRows !== 0) await sendChunk();
+      if (inChunk > 0) await sendChunk();
       await inflight;
 
       // ---- checking: the held rows against the keys of every staged row; those that repeat none are applied ----
