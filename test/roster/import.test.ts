@@ -376,3 +376,18 @@ test('a first import into an empty campaign, chunk by chunk with repeats held ba
   t.deepEqual(await outcome({ chunkRows: 7, seenFilterBytes: 4 }), plain);
   t.deepEqual(await outcome({ chunkRows: 50 }), plain);
 });
+
+test('a file that fails to read halfway, after chunks were applied, leaves nothing loaded', async (t) => {
+  const code = await campaign();
+  const lines = [...syntheticRoster({ seed: 9, count: 40 }).csv()].join('');
+  async function* broken() {
+    yield lines;
+    await new Promise((r) => setTimeout(r, 50)); // the chunks are in PostgreSQL by now
+    throw new Error('disk gone');
+  }
+  await t.throwsAsync(importRoster(tdb.db, code, broken(), { identityKey: KEY, clock, chunkRows: 4 }), { message: 'disk gone' });
+  t.is((await tdb.db('beneficiaries').where({ campaign_code: code })).length, 0);
+  t.is((await tdb.db('roster_imports').where({ campaign_code: code })).length, 0);
+  const s = await importRoster(tdb.db, code, Readable.from([lines]), { identityKey: KEY, clock, chunkRows: 4 });
+  t.is(s.new, 40, 'and the next import goes through');
+});
