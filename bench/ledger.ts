@@ -43,20 +43,15 @@ try {
   await db('campaigns').insert({ code: CODE, name: CODE, amount_minor: 600_000 });
   const key = campaignKey(IDENTITY_KEY, CODE);
   let t = performance.now();
-  // Person i: NHI lpad(i, 12), ID "A1" + lpad(i, 8), hashed as the roster import does (HMAC-SHA256, campaign key).
+  // Person i: NHI lpad(i, 12), ID "A1" + lpad(i, 8), hashed as the roster import does (HMAC-SHA256 under the campaign key, first 16 bytes).
   await db.transaction(async (trx) => {
     await trx.raw('SET LOCAL statement_timeout = 0');
     await trx.raw(
-      `INSERT INTO beneficiaries (campaign_code, id_hash, birth_date, amount_minor)
-       SELECT ?, hmac(convert_to('id:A1' || lpad(i::text, 8, '0'), 'UTF8'), ?, 'sha256'), date '1980-01-01', 600000
+      `INSERT INTO beneficiaries (campaign_code, id_hash, nhi_hash, birth_date, amount_minor)
+       SELECT ?, substr(hmac(convert_to('id:A1' || lpad(i::text, 8, '0'), 'UTF8'), ?, 'sha256'), 1, 16),
+              substr(hmac(convert_to('nhi:' || lpad(i::text, 12, '0'), 'UTF8'), ?, 'sha256'), 1, 16), date '1980-01-01', 600000
          FROM generate_series(1, ?) i ORDER BY i`,
-      [CODE, key, PEOPLE],
-    );
-    await trx.raw(
-      `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
-       SELECT ?, hmac(convert_to('nhi:' || lpad((b.id - m.lo + 1)::text, 12, '0'), 'UTF8'), ?, 'sha256'), b.id
-         FROM beneficiaries b, (SELECT min(id) AS lo FROM beneficiaries) m`,
-      [CODE, key],
+      [CODE, key, key, PEOPLE],
     );
   });
   console.log(`roster of ${fmt(PEOPLE)} inserted by SQL in ${((performance.now() - t) / 1000).toFixed(1)} s (setup, not measured)`);

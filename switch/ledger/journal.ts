@@ -101,7 +101,7 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
     reserved_minor: string | null;
   }>(
     `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response,
-            b.id::text AS beneficiary_id, (n.superseded_at IS NOT NULL) AS superseded,
+            b.id::text AS beneficiary_id, coalesce(b.superseded, false) AS superseded,
             (b.id_hash = q.claimant) AS is_self, (q.claimant = ANY (b.guardian_hashes)) AS is_guardian,
             to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
             p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text
@@ -111,9 +111,14 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
        -- table) would outlive that by far.
        LEFT JOIN LATERAL (SELECT body_hash, response FROM messages_seen
                            WHERE mti_class = q.cls AND msg_key = q.msg_key LIMIT 1) s ON true
-       LEFT JOIN LATERAL (SELECT beneficiary_id, superseded_at FROM nhi_cards
-                           WHERE campaign_code = q.campaign AND nhi_hash = q.nhi LIMIT 1) n ON true
-       LEFT JOIN beneficiaries b ON b.id = n.beneficiary_id
+       -- The card is someone's current card (one probe, the common case), else maybe a superseded one.
+       LEFT JOIN LATERAL (SELECT id, id_hash, guardian_hashes, birth_date, amount_minor, false AS superseded FROM beneficiaries
+                           WHERE campaign_code = q.campaign AND nhi_hash = q.nhi
+                          UNION ALL
+                          SELECT h.id, h.id_hash, h.guardian_hashes, h.birth_date, h.amount_minor, true FROM nhi_cards c
+                            JOIN beneficiaries h ON h.id = c.beneficiary_id
+                           WHERE c.campaign_code = q.campaign AND c.nhi_hash = q.nhi
+                          LIMIT 1) b ON true
        LEFT JOIN payouts p ON p.beneficiary_id = b.id`,
     [
       items.map((_, i) => i),

@@ -5,46 +5,30 @@
 // And a writer of PostgreSQL's binary COPY format, for the few column types the roster stages.
 import type pg from 'pg';
 
-/** Bytes handed to the socket before waiting for it to drain. */
-const HIGH_WATER_BYTES = 1 << 20;
-
 interface Connection {
   query(text: string): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
-  sendCopyFail(message: string): void;
-  stream: NodeJS.WritableStream & { writableLength?: number; writableNeedDrain?: boolean; once(e: 'drain', f: () => void): unknown };
 }
 
 /**
- * One COPY FROM STDIN. Start it with `client.query(copy)`, then `await copy.ready`, `write` the data (awaiting
- * what it returns, if anything), and `end()` (resolves to the rows copied) or `fail(reason)` to give up.
- * A server error rejects `ready` or `end()`/`fail()`; writes after it are dropped (the server ignores them anyway).
+ * One COPY FROM STDIN of data already at hand: queue it with `client.query(copy)`; `done` resolves to the rows
+ * copied, or rejects with the server's error. The data goes out from pg's own callback as soon as the server is
+ * ready, so a busy event loop does not hold it up, and a query queued after it follows at once.
  */
-export class CopyIn {
+class CopyIn {
   private con: Connection | null = null;
-  private error: Error | null = null;
   private rows = 0;
-  private readyResolve!: () => void;
-  private readyReject!: (e: Error) => void;
   private doneResolve!: (rows: number) => void;
   private doneReject!: (e: Error) => void;
-  /** Resolves when the server is ready for data. */
-  readonly ready: Promise<void>;
-  private readonly done: Promise<number>;
+  readonly done: Promise<number>;
 
-  constructor(readonly text: string) {
-    this.ready = new Promise((res, rej) => {
-      this.readyResolve = res;
-      this.readyReject = rej;
-    });
+  constructor(readonly text: string, private readonly data: Buffer[]) {
     this.done = new Promise((res, rej) => {
       this.doneResolve = res;
       this.doneReject = rej;
     });
-    // Whoever awaits them sees the error; until then they must not count as unhandled.
-    this.ready.catch(() => {});
-    this.done.catch(() => {});
+    this.done.catch(() => {}); // whoever awaits it sees the error; until then it must not count as unhandled
   }
 
   /** Called by pg when the query's turn comes. */
@@ -54,7 +38,8 @@ export class CopyIn {
   }
 
   handleCopyInResponse(): void {
-    this.readyResolve();
+    for (const chunk of this.data) this.con!.sendCopyFromChunk(chunk);
+    this.con!.endCopyFrom();
   }
 
   handleCommandComplete(msg: { text?: string }): void {
@@ -65,8 +50,6 @@ export class CopyIn {
   // pg forgets the query on an error (no ReadyForQuery comes to it then); it holds back the next query until the
   // server is ready again.
   handleError(err: Error): void {
-    this.error ??= err;
-    this.readyReject(err);
     this.doneReject(err);
   }
 
@@ -80,42 +63,13 @@ export class CopyIn {
   handleEmptyQuery(): void {}
   handlePortalSuspended(): void {}
   handleCopyData(): void {}
-
-  /** Sends a chunk (rows may span chunks). Returns a promise when the socket's buffer is full: await it. */
-  write(chunk: Buffer): Promise<void> | undefined {
-    if (this.error || !this.con) return undefined;
-    this.con.sendCopyFromChunk(chunk);
-    const s = this.con.stream;
-    if ((s.writableLength ?? 0) < HIGH_WATER_BYTES) return undefined;
-    return new Promise((res) => {
-      s.once('drain', res);
-    });
-  }
-
-  /** Ends the data; resolves to the number of rows copied once the server has them. */
-  async end(): Promise<number> {
-    await this.ready;
-    if (!this.error) this.con!.endCopyFrom();
-    return this.done;
-  }
-
-  /** Gives up: the server ends COPY with an error and the connection is usable again (for a ROLLBACK). */
-  async fail(reason: string): Promise<void> {
-    try {
-      await this.ready;
-    } catch {
-      return; // never got to copy: the server has answered already
-    }
-    if (!this.error) this.con!.sendCopyFail(reason);
-    await this.done.catch(() => {});
-  }
 }
 
-/** Starts a COPY FROM STDIN on the client; await `ready` before writing. */
-export function copyFrom(client: pg.Client, sql: string): CopyIn {
-  const copy = new CopyIn(sql);
+/** Queues a COPY FROM STDIN of `data` (binary COPY format, whole) on the client; resolves to the rows copied. */
+export function copyAll(client: pg.Client, sql: string, data: Buffer[]): Promise<number> {
+  const copy = new CopyIn(sql, data);
   client.query(copy as unknown as pg.Submittable);
-  return copy;
+  return copy.done;
 }
 
 const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
@@ -173,6 +127,28 @@ export class BinaryRows {
     this.buf.writeInt32BE(8, this.at);
     this.buf.writeBigInt64BE(BigInt(v), this.at + 4);
     this.at += 12;
+    return this;
+  }
+
+  /** The buffer being written: fill a slot that byteaSlot returned. */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /** A bytea field of `length` bytes for the caller to fill in `buffer` at the offset returned (no Buffer of its own). */
+  byteaSlot(length: number): number {
+    this.room(4 + length);
+    this.buf.writeInt32BE(length, this.at);
+    const at = this.at + 4;
+    this.at = at + length;
+    return at;
+  }
+
+  bool(v: boolean): this {
+    this.room(5);
+    this.buf.writeInt32BE(1, this.at);
+    this.buf[this.at + 4] = v ? 1 : 0;
+    this.at += 5;
     return this;
   }
 

@@ -1,18 +1,24 @@
 // The roster import (operations.md, "Roster file"): a CSV stream in, keyed hashes out, in one transaction.
 //
 // Rows are checked and hashed in JavaScript as they stream in (the clear values go no further), and staged with COPY
-// (binary) in a temporary table; the rules that need the whole file or the stored roster (duplicates within the file, a card
-// that belongs to someone else) and the writes are then set-based SQL. Memory stays bounded whatever the file size.
+// (binary) in a temporary table, a chunk at a time; while PostgreSQL applies a chunk (switch/roster/writes.ts), the
+// next one is read and hashed, so the two work at once. Memory stays bounded whatever the file size: a chunk, and a
+// fixed-size filter of the keys seen so far.
 //
 // After the transaction commits, `onChanged` receives — in batches — the ids of the beneficiaries the import inserted
 // or changed (new card, birth date, guardians or amount), so a copy of the roster (the ledger's Redis) can refresh just
 // those. The same ids can be read again later with changedBeneficiaryIds(db, importId).
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import { hashIdentifier, preparedKey } from './hashing.ts';
-import { BinaryRows, copyFrom } from './copy.ts';
+import { hashIdentifier, hashIdentifierInto, IDENTIFIER_HASH_BYTES, preparedKey } from './hashing.ts';
+import { BinaryRows, copyAll } from './copy.ts';
 import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
 import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
+import { SeenFilter, SEEN_FILTER_BYTES } from './seen.ts';
+import {
+  chunkSql, heldSql, rejectReason, CHUNK_COLUMNS, CHUNK_COPY_SQL, FRESH_SQL, OUTCOME_COLUMNS, REJECTS_COUNT_SQL,
+  REJECTS_SQL, STAGE_SQL, type Literals, type Outcome,
+} from './writes.ts';
 import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
 
@@ -20,13 +26,22 @@ export { RosterFileError } from './rows.ts';
 
 /** Rows between two progress reports while reading. */
 export const IMPORT_BATCH_ROWS = 10_000;
+/**
+ * Rows per chunk. Larger chunks insert in longer sorted runs (fewer index pages touched twice); smaller ones start
+ * PostgreSQL sooner and leave less for it to do after the last row is read.
+ */
+export const IMPORT_CHUNK_ROWS = 100_000;
+/** The first chunk: PostgreSQL starts this soon; each next chunk doubles, up to IMPORT_CHUNK_ROWS. */
+const FIRST_CHUNK_ROWS = 10_000;
+/** Rows checked between two turns of the event loop: PostgreSQL's answers are taken up within a few milliseconds. */
+const YIELD_ROWS = 2_000;
 /** Bytes of staged rows per COPY message. */
 const COPY_CHUNK_BYTES = 256 * 1024;
 /** A bigger file is refused (Taiwan has about 23.4 million people). */
 export const MAX_ROSTER_ROWS = 50_000_000;
 /** Rejections kept with their reasons (all are counted). */
 export const MAX_REJECTIONS_KEPT = 1_000;
-/** The import's set-based statements run over the whole file: they get longer than the usual statement timeout. */
+/** The import's set-based statements run over large sets: they get longer than the usual statement timeout. */
 export const IMPORT_STATEMENT_TIMEOUT_MS = 30 * 60_000;
 /** Ids per onChanged call. */
 export const CHANGED_BATCH_IDS = 10_000;
@@ -65,90 +80,10 @@ export interface ImportOptions {
   /** After commit, the ids of the beneficiaries inserted or changed, in batches of at most CHANGED_BATCH_IDS. */
   onChanged?: (campaign: Campaign, beneficiaryIds: number[]) => Promise<void> | void;
   maxRejectionsKept?: number;
-}
-
-const STAGE_SQL = `
-CREATE TEMP TABLE roster_stage (
-  line integer NOT NULL,
-  id_hash bytea NOT NULL,
-  nhi_hash bytea NOT NULL,
-  birth_date date NOT NULL,
-  amount_minor bigint NOT NULL,
-  guardian_hashes bytea[] NOT NULL,
-  reject text,
-  first_line integer
-) ON COMMIT DROP`;
-
-// The checked rows stream into the stage in PostgreSQL's binary COPY format: no SQL text or literals to build or parse.
-const STAGE_COPY_SQL = `COPY roster_stage (line, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes) FROM STDIN (FORMAT binary)`;
-const STAGE_COLUMNS = 6;
-
-// Within the file, an id_no or an NHI number is taken by its first occurrence among the rows that passed the row
-// checks; every later row repeating it is rejected (a file that lists a person twice does not say which row is right).
-const DUPLICATES_SQL = [
-  `UPDATE roster_stage s SET reject = 'dup-id', first_line = d.first
-     FROM (SELECT id_hash, min(line) AS first FROM roster_stage GROUP BY id_hash HAVING count(*) > 1) d
-    WHERE s.id_hash = d.id_hash AND s.line <> d.first`,
-  `UPDATE roster_stage s SET reject = 'dup-nhi', first_line = d.first
-     FROM (SELECT nhi_hash, min(line) AS first FROM roster_stage GROUP BY nhi_hash HAVING count(*) > 1) d
-    WHERE s.nhi_hash = d.nhi_hash AND s.line <> d.first AND s.reject IS NULL`,
-];
-
-// Each remaining row against the stored roster. A card already known is either this person's current card, or one of
-// their superseded cards (refused: a replaced card is not brought back), or someone else's (refused).
-const PLAN_SQL = `
-CREATE TEMP TABLE roster_plan ON COMMIT DROP AS
-SELECT s.line, s.id_hash, s.nhi_hash, s.birth_date, s.amount_minor, s.guardian_hashes, b.id AS beneficiary_id,
-       CASE
-         WHEN c.beneficiary_id IS NOT NULL AND c.beneficiary_id IS DISTINCT FROM b.id THEN 'other-person'
-         WHEN c.superseded_at IS NOT NULL THEN 'superseded'
-         WHEN b.id IS NULL THEN 'new'
-         WHEN c.beneficiary_id IS NOT NULL AND b.birth_date = s.birth_date AND b.amount_minor = s.amount_minor
-              AND b.guardian_hashes = s.guardian_hashes THEN 'unchanged'
-         ELSE 'updated'
-       END AS outcome
-  FROM roster_stage s
-  LEFT JOIN beneficiaries b ON b.campaign_code = $1 AND b.id_hash = s.id_hash
-  LEFT JOIN nhi_cards c ON c.campaign_code = $1 AND c.nhi_hash = s.nhi_hash
- WHERE s.reject IS NULL`;
-
-// New rows are written in key order: a million random 32-byte keys inserted in file order dirty index pages at
-// random, which costs several times more than the same inserts sorted. Beneficiaries go in id_hash order (their ids
-// then follow it, so the primary key only grows); their cards in beneficiary order, so that the foreign-key checks
-// and the one-current-card index walk beneficiaries in order too (measured: a fifth less than in nhi_hash order).
-const WRITE_SQL = [
-  `CREATE TEMP TABLE roster_new ON COMMIT DROP AS
-   WITH ins AS (
-     INSERT INTO beneficiaries (campaign_code, id_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
-     SELECT $1, id_hash, birth_date, amount_minor, guardian_hashes, $2 FROM roster_plan WHERE outcome = 'new' ORDER BY id_hash
-     RETURNING id, id_hash)
-   SELECT id, id_hash FROM ins`,
-  `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
-   SELECT $1, p.nhi_hash, n.id FROM roster_new n JOIN roster_plan p ON p.id_hash = n.id_hash AND p.outcome = 'new'
-    ORDER BY n.id`,
-  `UPDATE beneficiaries b
-      SET birth_date = p.birth_date, amount_minor = p.amount_minor, guardian_hashes = p.guardian_hashes,
-          last_import_id = $2, updated_at = now()
-     FROM roster_plan p
-    WHERE p.outcome = 'updated' AND b.id = p.beneficiary_id AND b.campaign_code = $1`,
-  // A new card supersedes the current one (the old card stays known: it then answers 14 SUPERSEDED_CARD).
-  `UPDATE nhi_cards c SET superseded_at = now()
-     FROM roster_plan p
-    WHERE p.outcome = 'updated' AND c.beneficiary_id = p.beneficiary_id AND c.superseded_at IS NULL
-      AND c.nhi_hash <> p.nhi_hash AND c.campaign_code = $1`,
-  `INSERT INTO nhi_cards (campaign_code, nhi_hash, beneficiary_id)
-   SELECT $1, p.nhi_hash, p.beneficiary_id FROM roster_plan p WHERE p.outcome = 'updated'
-   ON CONFLICT (campaign_code, nhi_hash) DO NOTHING`,
-];
-
-function sqlReason(code: string, firstLine: number | null): string {
-  switch (code) {
-    case 'dup-id': return `id_no appears on an earlier line (line ${firstLine})`;
-    case 'dup-nhi': return `nhi_card_no appears on an earlier line (line ${firstLine})`;
-    case 'other-person': return 'nhi_card_no belongs to another person in the campaign';
-    case 'superseded': return "nhi_card_no is this person's old card, replaced by a newer one";
-    default: return code;
-  }
+  /** IMPORT_CHUNK_ROWS; smaller for tests (the outcome is the same). */
+  chunkRows?: number;
+  /** SEEN_FILTER_BYTES; smaller for tests (more rows go through the exact check; the outcome is the same). */
+  seenFilterBytes?: number;
 }
 
 /**
@@ -163,6 +98,7 @@ export async function importRoster(
   opts: ImportOptions,
 ): Promise<ImportSummary> {
   const keep = opts.maxRejectionsKept ?? MAX_REJECTIONS_KEPT;
+  const chunkRows = opts.chunkRows ?? IMPORT_CHUNK_ROWS;
   const today = taipeiDate((opts.clock ?? systemClock).now());
   const campaign0 = await requireCampaign(db, campaignCode);
   const key = preparedKey(campaignHashKey(opts.identityKey, campaign0.code));
@@ -172,9 +108,14 @@ export async function importRoster(
   let campaign: Campaign;
   try {
     await conn.query('BEGIN');
+    // A chunk's statements may be queued on the connection when reading fails: they must fail or finish before the ROLLBACK.
+    let inflight: Promise<void> = Promise.resolve();
     try {
       await conn.query(`SET LOCAL statement_timeout = ${IMPORT_STATEMENT_TIMEOUT_MS}`);
       await conn.query(`SET LOCAL work_mem = '256MB'`);
+      // Each chunk's statements are planned anew, and their estimated cost is high enough for PostgreSQL to compile
+      // them (JIT): measured 0.4 s a statement, several times the work itself. Nothing here runs long enough to repay it.
+      await conn.query(`SET LOCAL jit = off`);
       // Holds off a concurrent purge, open or close of this campaign until the import is in; one import at a time.
       const st = await conn.query('SELECT state FROM campaigns WHERE code = $1 FOR SHARE', [campaign0.code]);
       await conn.query(`SELECT pg_advisory_xact_lock(hashtext('roster-import:' || $1::text))`, [campaign0.code]);
@@ -185,27 +126,48 @@ export async function importRoster(
       const importId = Number(
         (await conn.query('INSERT INTO roster_imports (campaign_code) VALUES ($1) RETURNING id', [campaign.code])).rows[0].id,
       );
+      const fresh: boolean = (await conn.query(FRESH_SQL, [campaign.code])).rows[0].fresh;
       await conn.query(STAGE_SQL);
+      const literals: Literals = { campaign: conn.escapeLiteral(campaign.code), importId: String(importId) };
 
-      // ---- reading: check, hash, stage ----
+      // ---- reading: check, hash, stage, and apply chunk by chunk ----
+      const counts: Record<Outcome, number> = { new: 0, updated: 0, unchanged: 0, 'other-person': 0, superseded: 0 };
+      const addCounts = (results: pg.QueryResult | pg.QueryResult[]) => {
+        for (const r of Array.isArray(results) ? results : [results]) {
+          if (r.fields?.map((f) => f.name).join() !== OUTCOME_COLUMNS.join()) continue;
+          for (const { outcome, n } of r.rows) counts[outcome as Outcome] += n;
+        }
+      };
       const rejections: Rejection[] = [];
       let rejected = 0;
       let rows = 0;
       let bytes = 0;
+      let held = 0;
       let header: Header | null = null;
-      const copy = copyFrom(conn, STAGE_COPY_SQL);
-      let drain: Promise<void> | undefined;
-      const out = new BinaryRows(COPY_CHUNK_BYTES, (chunk) => {
-        // The socket takes the chunk at once; when its buffer is full, reading waits for it to drain.
-        drain = copy.write(chunk) ?? drain;
-      });
+      const seen = new SeenFilter(opts.seenFilterBytes ?? SEEN_FILTER_BYTES);
+      let data: Buffer[] = [];
+      let out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
       let staged = 0;
+      let inChunk = 0;
+      let chunkLimit = Math.min(chunkRows, FIRST_CHUNK_ROWS);
+      const sendChunk = async () => {
+        inChunk = 0;
+        chunkLimit = Math.min(chunkRows, chunkLimit * 2);
+        out.finish();
+        const chunk = data;
+        data = [];
+        out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
+        await inflight; // one chunk in PostgreSQL while the next is read
+        // Queued together: pg sends the statements as soon as the COPY is done, whatever JavaScript is doing then.
+        const copied = copyAll(conn, CHUNK_COPY_SQL, chunk);
+        const applied = conn.query(chunkSql(literals, fresh)) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
+        inflight = Promise.all([copied, applied]).then(([, results]) => addCounts(results));
+        inflight.catch(() => {}); // awaited at the next chunk or at the end
+      };
       const reject = (line: number, reason: string) => {
         rejected++;
         if (rejections.length < keep) rejections.push({ line, reason });
       };
-      /** The guardians' hashes, sorted: the same guardians in another order are the same roster entry. */
-      const guardianHashes = (ids: string[]): Buffer[] => ids.map((g) => hashIdentifier(key, 'id', g)).sort(Buffer.compare);
       const counted = (async function* () {
         for await (const chunk of input) {
           bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
@@ -213,91 +175,73 @@ export async function importRoster(
         }
       })();
 
-      try {
-        await copy.ready;
-        for await (const lines of readLines(counted)) {
-          for (const { no, text } of lines) {
-            if (header === null) {
-              if (text === null) throw new RosterFileError(`line 1: the header is longer than ${MAX_LINE_CHARS} characters`);
-              if (text.trim() === '') throw new RosterFileError('line 1: the file must start with a header line');
-              header = parseHeader(splitCsvLine(text));
-              continue;
-            }
-            if (text !== null && text.trim() === '') continue;
-            if (++rows > MAX_ROSTER_ROWS) throw new RosterFileError(`the file has more than ${MAX_ROSTER_ROWS} rows`);
-            if (text === null) {
-              reject(no, 'line is too long');
-              continue;
-            }
-            const fields = splitCsvLine(text);
-            if (!fields) {
-              reject(no, 'quoting is broken');
-              continue;
-            }
-            const r = checkRow(fields, header, today);
-            if (!r.ok) {
-              reject(no, r.reason);
-              continue;
-            }
-            const row = r.row;
-            out.row(STAGE_COLUMNS)
-              .int4(no)
-              .bytea(hashIdentifier(key, 'id', row.id))
-              .bytea(hashIdentifier(key, 'nhi', row.nhi))
-              .date(row.birthDate)
-              .int8(row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd))
-              .byteaArray(row.guardians.length === 0 ? [] : guardianHashes(row.guardians));
-            if (drain) {
-              await drain;
-              drain = undefined;
-            }
-            if (++staged % IMPORT_BATCH_ROWS === 0) opts.onProgress?.({ phase: 'reading', rows, bytes });
+      let sinceYield = 0;
+      for await (const lines of readLines(counted)) {
+        for (const { no, text } of lines) {
+          if (header === null) {
+            if (text === null) throw new RosterFileError(`line 1: the header is longer than ${MAX_LINE_CHARS} characters`);
+            if (text.trim() === '') throw new RosterFileError('line 1: the file must start with a header line');
+            header = parseHeader(splitCsvLine(text));
+            continue;
           }
+          if (text !== null && text.trim() === '') continue;
+          if (++rows > MAX_ROSTER_ROWS) throw new RosterFileError(`the file has more than ${MAX_ROSTER_ROWS} rows`);
+          if (++sinceYield === YIELD_ROWS) {
+            sinceYield = 0;
+            await new Promise(setImmediate);
+          }
+          if (text === null) {
+            reject(no, 'line is too long');
+            continue;
+          }
+          const fields = splitCsvLine(text);
+          if (!fields) {
+            reject(no, 'quoting is broken');
+            continue;
+          }
+          const r = checkRow(fields, header, today);
+          if (!r.ok) {
+            reject(no, r.reason);
+            continue;
+          }
+          const row = r.row;
+          out.row(CHUNK_COLUMNS).int4(no);
+          const idAt = out.byteaSlot(IDENTIFIER_HASH_BYTES);
+          hashIdentifierInto(key, 'id', row.id, out.buffer, idAt);
+          const idSeen = seen.add(out.buffer, idAt);
+          const nhiAt = out.byteaSlot(IDENTIFIER_HASH_BYTES);
+          hashIdentifierInto(key, 'nhi', row.nhi, out.buffer, nhiAt);
+          const nhiSeen = seen.add(out.buffer, nhiAt);
+          out.date(row.birthDate)
+            .int8(row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd))
+            // The guardians' hashes, sorted: the same guardians in another order are the same roster entry.
+            .byteaArray(row.guardians.length === 0 ? [] : row.guardians.map((g) => hashIdentifier(key, 'id', g)).sort(Buffer.compare))
+            .bool(idSeen || nhiSeen);
+          if (idSeen || nhiSeen) held++;
+          if (++staged % IMPORT_BATCH_ROWS === 0) opts.onProgress?.({ phase: 'reading', rows, bytes });
+          if (++inChunk === chunkLimit) await sendChunk();
         }
-        if (header === null) throw new RosterFileError('the file is empty: it must start with a header line');
-        out.finish();
-        await copy.end();
-      } catch (e) {
-        // Never leave the connection in COPY when giving up: end it, so that the ROLLBACK below can run.
-        await copy.fail('roster import abandoned');
-        throw e;
       }
+      if (header === null) throw new RosterFileError('the file is empty: it must start with a header line');
 
-      // ---- checking: whole-file and stored-roster rules ----
-      opts.onProgress?.({ phase: 'checking', rows, bytes });
-      await conn.query('ANALYZE roster_stage');
-      for (const sql of DUPLICATES_SQL) await conn.query(sql);
-      await conn.query(PLAN_SQL, [campaign.code]);
-      await conn.query('ANALYZE roster_plan');
-
-      // ---- writing ----
+      // ---- writing: the last chunk ----
       opts.onProgress?.({ phase: 'writing', rows, bytes });
-      for (const sql of WRITE_SQL) {
-        await conn.query(sql, sql.includes('$2') ? [campaign.code, importId] : sql.includes('$1') ? [campaign.code] : []);
-      }
+      if (inChunk > 0) await sendChunk();
+      await inflight;
 
-      const counts: Record<string, number> = {};
-      for (const r of (await conn.query('SELECT outcome, count(*)::bigint AS n FROM roster_plan GROUP BY outcome')).rows) {
-        counts[r.outcome] = Number(r.n);
-      }
-      const stageRejected = Number(
-        (await conn.query('SELECT count(*)::bigint AS n FROM roster_stage WHERE reject IS NOT NULL')).rows[0].n,
-      );
-      const sqlRejected = stageRejected + (counts['other-person'] ?? 0) + (counts['superseded'] ?? 0);
-      const sqlRejections = (
-        await conn.query(
-          `SELECT line, reject AS code, first_line FROM roster_stage WHERE reject IS NOT NULL
-           UNION ALL SELECT line, outcome, NULL FROM roster_plan WHERE outcome IN ('other-person', 'superseded')
-           ORDER BY line LIMIT $1`,
-          [keep],
-        )
-      ).rows.map((r) => ({ line: r.line as number, reason: sqlReason(r.code, r.first_line) }));
+      // ---- checking: the held rows against the keys of every staged row; those that repeat none are applied ----
+      opts.onProgress?.({ phase: 'checking', rows, bytes });
+      if (held > 0) addCounts((await conn.query(heldSql(literals, fresh))) as unknown as pg.QueryResult[]);
+
+      const sqlRejected = Number((await conn.query(REJECTS_COUNT_SQL)).rows[0].n);
+      const sqlRejections = (await conn.query(REJECTS_SQL, [keep])).rows.map((r) => ({
+        line: r.line as number,
+        reason: rejectReason(r.code, r.first_line),
+      }));
       rejected += sqlRejected;
       const merged = [...rejections, ...sqlRejections].sort((a, b) => a.line - b.line).slice(0, keep);
 
-      const created = counts['new'] ?? 0;
-      const updated = counts['updated'] ?? 0;
-      const unchanged = counts['unchanged'] ?? 0;
+      const { new: created, updated, unchanged } = counts;
       await conn.query(
         `UPDATE roster_imports SET finished_at = clock_timestamp(), rows_read = $2, accepted_new = $3, accepted_updated = $4,
                 accepted_unchanged = $5, rejected = $6 WHERE id = $1`,
@@ -317,6 +261,7 @@ export async function importRoster(
       };
       opts.onProgress?.({ phase: 'done', rows, bytes });
     } catch (e) {
+      await inflight.catch(() => {});
       await conn.query('ROLLBACK').catch(() => {});
       throw e;
     }

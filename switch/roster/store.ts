@@ -33,7 +33,7 @@ export interface RosterCard {
 }
 
 const ENTRY_COLUMNS = `b.id, b.campaign_code, b.id_hash, b.birth_date::text AS birth_date, b.amount_minor, b.guardian_hashes,
-  (SELECT cur.nhi_hash FROM nhi_cards cur WHERE cur.beneficiary_id = b.id AND cur.superseded_at IS NULL) AS current_nhi`;
+  b.nhi_hash AS current_nhi`;
 
 interface EntryRow {
   id: string;
@@ -59,11 +59,14 @@ function entry(r: EntryRow): RosterEntry {
 
 /** The roster entry an NHI card (by hash) leads to, and whether the card is still the current one. */
 export async function lookupCard(db: Knex, campaignCode: string, nhiHash: Buffer): Promise<CardLookup> {
+  // A current card is a column of its holder's row; nhi_cards holds only superseded cards (migration 005).
   const { rows } = await db.raw(
-    `SELECT ${ENTRY_COLUMNS}, c.superseded_at IS NOT NULL AS superseded
-       FROM nhi_cards c JOIN beneficiaries b ON b.id = c.beneficiary_id
-      WHERE c.campaign_code = ? AND c.nhi_hash = ?`,
-    [campaignCode, nhiHash],
+    `SELECT ${ENTRY_COLUMNS}, false AS superseded FROM beneficiaries b WHERE b.campaign_code = ? AND b.nhi_hash = ?
+     UNION ALL
+     SELECT ${ENTRY_COLUMNS}, true FROM nhi_cards c JOIN beneficiaries b ON b.id = c.beneficiary_id
+      WHERE c.campaign_code = ? AND c.nhi_hash = ?
+     LIMIT 1`,
+    [campaignCode, nhiHash, campaignCode, nhiHash],
   );
   const r = rows[0];
   if (!r) return { status: 'unknown' };
@@ -82,15 +85,17 @@ export async function* rosterCards(db: Knex, campaignCode: string, batchRows = 1
   let after = Buffer.alloc(0);
   for (;;) {
     const { rows } = await db.raw(
-      `SELECT c.nhi_hash, c.superseded_at IS NOT NULL AS superseded, ${ENTRY_COLUMNS}
-         FROM nhi_cards c JOIN beneficiaries b ON b.id = c.beneficiary_id
-        WHERE c.campaign_code = ? AND c.nhi_hash > ?
-        ORDER BY c.nhi_hash LIMIT ?`,
-      [campaignCode, after, batchRows],
+      `(SELECT b.nhi_hash AS card, false AS superseded, ${ENTRY_COLUMNS} FROM beneficiaries b
+         WHERE b.campaign_code = ? AND b.nhi_hash > ? ORDER BY b.nhi_hash LIMIT ?)
+       UNION ALL
+       (SELECT c.nhi_hash, true, ${ENTRY_COLUMNS} FROM nhi_cards c JOIN beneficiaries b ON b.id = c.beneficiary_id
+         WHERE c.campaign_code = ? AND c.nhi_hash > ? ORDER BY c.nhi_hash LIMIT ?)
+       ORDER BY card LIMIT ?`,
+      [campaignCode, after, batchRows, campaignCode, after, batchRows, batchRows],
     );
     if (rows.length === 0) return;
-    yield rows.map((r: EntryRow & { nhi_hash: Buffer; superseded: boolean }) => ({ nhiHash: r.nhi_hash, superseded: r.superseded, entry: entry(r) }));
-    after = rows[rows.length - 1].nhi_hash;
+    yield rows.map((r: EntryRow & { card: Buffer; superseded: boolean }) => ({ nhiHash: r.card, superseded: r.superseded, entry: entry(r) }));
+    after = rows[rows.length - 1].card;
     if (rows.length < batchRows) return;
   }
 }

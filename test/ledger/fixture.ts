@@ -100,9 +100,9 @@ export class Fixture {
           birth_date: p.birth,
           amount_minor: p.amountMinor ?? (await this.db('campaigns').where({ code }).first()).amount_minor,
           guardian_hashes: (p.guardians ?? []).map((g) => hashIdentifier(key, 'id', g)),
+          nhi_hash: hashIdentifier(key, 'nhi', p.nhi),
         })
         .returning('id');
-      await this.db('nhi_cards').insert({ campaign_code: code, nhi_hash: hashIdentifier(key, 'nhi', p.nhi), beneficiary_id: b.id });
       ids.push(String(b.id));
     }
     return ids;
@@ -118,9 +118,9 @@ export class Fixture {
   /** A new current card for a beneficiary: the old one becomes superseded. */
   async replaceCard(code: string, oldNhi: string, newNhi: string): Promise<void> {
     const key = campaignKey(IDENTITY_KEY, code);
-    const old = await this.db('nhi_cards').where({ campaign_code: code, nhi_hash: hashIdentifier(key, 'nhi', oldNhi) }).first();
-    await this.db('nhi_cards').where({ campaign_code: code, nhi_hash: old.nhi_hash }).update({ superseded_at: this.db.fn.now() });
-    await this.db('nhi_cards').insert({ campaign_code: code, nhi_hash: hashIdentifier(key, 'nhi', newNhi), beneficiary_id: old.beneficiary_id });
+    const old = await this.db('beneficiaries').where({ campaign_code: code, nhi_hash: hashIdentifier(key, 'nhi', oldNhi) }).first('id', 'nhi_hash');
+    await this.db('beneficiaries').where({ id: old.id }).update({ nhi_hash: hashIdentifier(key, 'nhi', newNhi) });
+    await this.db('nhi_cards').insert({ campaign_code: code, nhi_hash: old.nhi_hash, beneficiary_id: old.id, superseded_at: this.db.fn.now() });
   }
 
   control(redis: Redis = this.redis) {
@@ -160,9 +160,9 @@ export class Fixture {
 
   async payout(nhiNo: string, code = 'C1'): Promise<{ state: string; entitled: number; paid: number; reserved: number } | null> {
     const key = campaignKey(IDENTITY_KEY, code);
-    const r = await this.db('nhi_cards as n')
-      .join('payouts as p', 'p.beneficiary_id', 'n.beneficiary_id')
-      .where({ 'n.campaign_code': code, 'n.nhi_hash': hashIdentifier(key, 'nhi', nhiNo) })
+    const r = await this.db('beneficiaries as b')
+      .join('payouts as p', 'p.beneficiary_id', 'b.id')
+      .where({ 'b.campaign_code': code, 'b.nhi_hash': hashIdentifier(key, 'nhi', nhiNo) })
       .first('p.state', 'p.entitled_minor', 'p.paid_minor', 'p.reserved_minor');
     return r ? { state: r.state, entitled: Number(r.entitled_minor), paid: Number(r.paid_minor), reserved: Number(r.reserved_minor) } : null;
   }
@@ -170,8 +170,8 @@ export class Fixture {
   /** Everything the ledger holds about one beneficiary: its payout, and how many withdrawals and history rows. */
   async activity(nhiNo: string, code = 'C1'): Promise<unknown[]> {
     const key = campaignKey(IDENTITY_KEY, code);
-    const card = await this.db('nhi_cards').where({ campaign_code: code, nhi_hash: hashIdentifier(key, 'nhi', nhiNo) }).first('beneficiary_id');
-    const id = card?.beneficiary_id ?? -1;
+    const holder = await this.db('beneficiaries').where({ campaign_code: code, nhi_hash: hashIdentifier(key, 'nhi', nhiNo) }).first('id');
+    const id = holder?.id ?? -1;
     const count = async (table: string) => Number((await this.db(table).where({ beneficiary_id: id }).count<{ n: string }[]>('* as n'))[0]!.n);
     return [await this.payout(nhiNo, code), await count('withdrawals'), await count('payout_history')];
   }

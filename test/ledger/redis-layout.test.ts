@@ -13,8 +13,9 @@ test('each entitlement costs at most 48 bytes of Redis memory, in buckets that s
   try {
     await f.db('campaigns').insert({ code: 'MEM', name: 'MEM', amount_minor: 600_000 });
     await f.db.raw(
-      `INSERT INTO beneficiaries (campaign_code, id_hash, birth_date, amount_minor)
-       SELECT 'MEM', sha256(i::text::bytea), date '1980-01-01' + (i % 20000), 600000 FROM generate_series(1, ?) i`,
+      `INSERT INTO beneficiaries (campaign_code, id_hash, nhi_hash, birth_date, amount_minor)
+       SELECT 'MEM', substr(sha256(i::text::bytea), 1, 16), substr(sha256(('nhi' || i)::bytea), 1, 16), date '1980-01-01' + (i % 20000), 600000
+         FROM generate_series(1, ?) i`,
       [PEOPLE],
     );
     const report = await f.open('MEM');
