@@ -2,6 +2,7 @@
 // of the benchmark's database, Redis, and this process (the load driver). Throughput on a shared 2-core machine
 // moves with whatever else runs; CPU time per approval barely does, so it is what shows a change in cost.
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import type { Knex } from 'knex';
 import type { Redis } from 'ioredis';
 
@@ -19,6 +20,8 @@ export function cpuMs(pid: number): number {
 }
 
 export interface CpuSample {
+  /** performance.now() when taken */
+  atMs: number;
   switchMs: number;
   /** By backend pid: the switch's connections only (autovacuum, started by whatever ran before, is left out). */
   postgres: Map<number, number>;
@@ -42,6 +45,7 @@ export function cpuProbe(o: { switchPid: number; db: Knex; database: string; red
       const pgPids: number[] = (rows.rows as Array<{ pid: number }>).map((r) => r.pid);
       const driver = process.cpuUsage();
       return {
+        atMs: performance.now(),
         switchMs: cpuMs(o.switchPid),
         postgres: new Map(pgPids.map((p) => [p, cpuMs(p)])),
         redisMs: redisPid ? cpuMs(redisPid) : 0,
@@ -54,12 +58,14 @@ export function cpuProbe(o: { switchPid: number; db: Knex; database: string; red
 /** "CPU per approval: switch 180 µs, PostgreSQL 120 µs, …" between two samples. */
 export function cpuPerApproval(a: CpuSample, b: CpuSample, approvals: number): string {
   if (approvals <= 0) return 'CPU per approval: no approvals';
-  const us = (k: Exclude<keyof CpuSample, 'postgres'>) => Math.round(((b[k] - a[k]) * 1000) / approvals);
+  const us = (k: Exclude<keyof CpuSample, 'postgres' | 'atMs'>) => Math.round(((b[k] - a[k]) * 1000) / approvals);
   // A connection opened during the phase counts from zero; one closed during it is missed (rare: a pool keeps them).
   let pgMs = 0;
   for (const [pid, ms] of b.postgres) pgMs += ms - (a.postgres.get(pid) ?? 0);
   const pg = Math.round((pgMs * 1000) / approvals);
   const total = us('switchMs') + pg + us('redisMs');
+  // How busy the whole box was: queueing (so latency) grows fast as this nears 100 %.
+  const busy = ((total + us('driverMs')) * approvals) / 1000 / ((b.atMs - a.atMs) * os.cpus().length);
   return `CPU per approval: switch ${us('switchMs')} µs, PostgreSQL ${pg} µs, Redis ${us('redisMs')} µs ` +
-    `(server side ${total} µs); load driver ${us('driverMs')} µs`;
+    `(server side ${total} µs); load driver ${us('driverMs')} µs; these four kept the ${os.cpus().length} cores ${Math.round(busy * 100)} % busy`;
 }
