@@ -8,7 +8,8 @@ import { hashIdentifier } from '../roster/hashing.ts';
 import type { Handler, LedgerCore, RequestContext } from '../ledger/core.ts';
 import type { CampaignInfo } from '../ledger/campaign-cache.ts';
 import { answered, recordAnswer, replay, replayStored, seenKeyOf } from '../ledger/dedupe.ts';
-import { beforeDeadline } from '../ledger/deadline.ts';
+import { beforeDeadline, DeadlinePassed } from '../ledger/deadline.ts';
+import { InDoubtError } from '../ledger/pg.ts';
 import type { Answer, ReadResult, SeenKey } from '../ledger/journal.ts';
 import type { Submission } from '../ledger/group-commit.ts';
 import { amountMinor, n12 } from '../ledger/messages.ts';
@@ -164,6 +165,9 @@ async function reserve(
   } catch (e) {
     // The group commit undoes the Redis reservation, or voids a commit that may have happened (in doubt).
     submission.abandoned = true;
+    // Its commit may still happen: kept in doubt (in Redis too) before the 91 goes out, so that even a switch that
+    // dies now leaves it to be voided, not settled as paid at the end of the window.
+    if (e instanceof DeadlinePassed || e instanceof InDoubtError) await core.commits.told91(submission);
     core.logger.warn('withdrawal answered 91: not committed', { error: (e as Error).message });
     return answered(req, unavailable);
   }

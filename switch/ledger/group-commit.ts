@@ -8,7 +8,8 @@ import type { Logger } from '../log.ts';
 import { LIMITS } from '../config.ts';
 import { Batcher, QueueFull } from './batcher.ts';
 import { LEDGER_LIMITS } from './limits.ts';
-import { voidReservation, writeBatch, type Answer, type ReserveOp, type WriteOp, type WriteResult } from './journal.ts';
+import { beforeDeadline } from './deadline.ts';
+import { voidReservation, writeBatch, type Answer, type WriteOp, type WriteResult } from './journal.ts';
 import { InDoubtError } from './pg.ts';
 import type { RedisRecovery } from './recovery.ts';
 import type { Reservations } from './reservations.ts';
@@ -40,7 +41,7 @@ export class GroupCommit {
   readonly inDoubt: InDoubt;
 
   constructor(private readonly deps: Deps) {
-    this.inDoubt = new InDoubt(deps, (s) => this.undo(s));
+    this.inDoubt = new InDoubt(deps, (d) => this.giveBack(d));
     this.batcher = new Batcher((items) => this.run(items), {
       name: 'group commit',
       maxBatch: LEDGER_LIMITS.GROUP_COMMIT_MAX_BATCH,
@@ -88,7 +89,7 @@ export class GroupCommit {
         const s = items[i]!;
         if (s.op.kind !== 'reserve') continue;
         s.abandoned = true;
-        if (doubt) this.inDoubt.add(s, true);
+        if (doubt) void this.inDoubt.add(doubtOf(s, true)!);
         else this.undo(s);
       }
       throw e;
@@ -98,20 +99,33 @@ export class GroupCommit {
       const r = out[j]!;
       results[i] = r;
       if (s.op.kind !== 'reserve') return;
-      if (r.status === 'approved' && s.abandoned) this.inDoubt.add(s, true);
-      else if (r.status === 'doubt') this.inDoubt.add(s, false);
+      if (r.status === 'approved' && s.abandoned) void this.inDoubt.add(doubtOf(s, true)!);
+      else if (r.status === 'doubt') void this.inDoubt.add(doubtOf(s, false)!);
       else if (r.status === 'duplicate') this.undo(s);
       else if (r.status === 'refused' || r.status === 'unstored') this.repair(s);
     });
     return results;
   }
 
-  /** Gives back a reservation that never committed: Redis returns to what it held before, unless it changed since. */
+  /**
+   * The caller answers 91 while its reservation's commit may still happen (deadline passed, outcome unknown): keep it in
+   * doubt, in Redis too, before the 91 goes out.
+   */
+  told91(s: Submission): Promise<void> {
+    const d = doubtOf(s, true);
+    return d ? this.inDoubt.add(d) : Promise.resolve();
+  }
+
   private undo(s: Submission): void {
-    if (s.op.kind !== 'reserve' || !s.epoch || !s.reservedValue) return;
-    const op: ReserveOp = s.op;
+    const d = doubtOf(s, false);
+    if (d) this.giveBack(d);
+  }
+
+  /** Gives back a reservation that never committed (or was voided): Redis returns to what it held, unless it changed since. */
+  private giveBack(d: Doubt): void {
+    if (!d.epoch || !d.reservedValue) return;
     this.deps.reservations
-      .cas(op.campaign, op.beneficiaryId, s.epoch, s.reservedValue, op.amountMinor)
+      .cas(d.campaign, d.beneficiaryId, d.epoch, d.reservedValue, d.amountMinor)
       .catch((e) => this.deps.logger.warn('redis reservation not undone (its lease will expire)', { error: (e as Error).message }));
   }
 
@@ -124,14 +138,48 @@ export class GroupCommit {
   }
 }
 
-/** Reservations that may have committed while their client was told 91; voided as soon as PostgreSQL answers. */
+/**
+ * What undoing one reservation needs, small enough to keep in Redis: a reservation whose commit may have happened
+ * while its client was told 91 (or while someone else's answer was stored for its key).
+ */
+export interface Doubt {
+  cls: string;
+  key: string;
+  campaign: string;
+  beneficiaryId: string;
+  amountMinor: number;
+  /** The epoch and the value the reservation wrote in Redis (to give exactly that one back). */
+  epoch: string | null;
+  reservedValue: string | null;
+  /** The 91 its client was told, which becomes its stored answer once voided; null: someone else's answer stands. */
+  told: Answer | null;
+}
+
+export function doubtOf(s: Submission, tell91: boolean): Doubt | null {
+  if (s.op.kind !== 'reserve') return null;
+  const { seen, campaign, beneficiaryId, amountMinor } = s.op;
+  return {
+    cls: seen.cls, key: seen.key, campaign, beneficiaryId, amountMinor,
+    epoch: s.epoch ?? null, reservedValue: s.reservedValue ?? null, told: tell91 ? (s.unavailable ?? null) : null,
+  };
+}
+
+/** Redis hash of the reservations in doubt whose client was told 91, by request key (one key: one hash slot). */
+export const TOLD_UNAVAILABLE_KEY = 'ledger:told-unavailable';
+
+/**
+ * Reservations that may have committed while their client was told 91; voided as soon as PostgreSQL answers.
+ * Those whose client was told 91 are also kept in Redis until resolved: a switch that dies before voiding one
+ * leaves it to the next instance that starts (recover()), which would otherwise let the confirmation window settle
+ * as paid a withdrawal whose ATM dispensed nothing.
+ */
 export class InDoubt {
-  /** By request key; `tell91`: the client was told 91, so that becomes its stored answer once voided. */
-  private readonly pending = new Map<string, { s: Submission; tell91: boolean }>();
+  /** By request key; `notBefore` (Date.now() ms): recovered ones wait until a commit left running by a dead switch is over. */
+  private readonly pending = new Map<string, { d: Doubt; notBefore: number }>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
 
-  constructor(private readonly deps: Deps, private readonly undo: (s: Submission) => void) {}
+  constructor(private readonly deps: Deps, private readonly undo: (d: Doubt) => void) {}
 
   has(cls: string, key: string): boolean {
     return this.pending.has(cls + key);
@@ -141,18 +189,40 @@ export class InDoubt {
     return this.pending.size;
   }
 
-  add(s: Submission, tell91: boolean): void {
-    const k = s.op.seen.cls + s.op.seen.key;
+  /** Tracks `d`; when its client was told 91, resolves once that is also kept in Redis (or could not be, within a bound). */
+  async add(d: Doubt, notBefore = 0): Promise<void> {
+    const k = d.cls + d.key;
     if (!this.pending.has(k) && this.pending.size >= LEDGER_LIMITS.MAX_IN_DOUBT) {
       const [oldest] = this.pending.keys();
       this.pending.delete(oldest!);
       this.deps.logger.error('too many reservations in doubt: one is no longer tracked', { max: LEDGER_LIMITS.MAX_IN_DOUBT });
     }
-    this.pending.set(k, { s, tell91 });
-    this.schedule(0);
+    this.pending.set(k, { d, notBefore });
+    this.schedule(Math.max(0, notBefore - Date.now()));
+    if (d.told) {
+      await beforeDeadline(this.deps.reservations.redis.hset(TOLD_UNAVAILABLE_KEY, k, JSON.stringify(d)), Date.now() + LEDGER_LIMITS.IN_DOUBT_KEEP_TIMEOUT_MS, 'keep in doubt')
+        .catch((e) => this.deps.logger.warn('reservation in doubt kept in memory only', { error: (e as Error).message }));
+    }
   }
 
-  /** Tries to resolve everything now (also what the timer does). */
+  /** Takes over what a switch that stopped (or died) left in doubt; each waits `delayMs` from now before it is voided. */
+  async recover(delayMs: number): Promise<number> {
+    const kept = await this.deps.reservations.redis.hgetall(TOLD_UNAVAILABLE_KEY);
+    const notBefore = Date.now() + delayMs;
+    let n = 0;
+    for (const [k, json] of Object.entries(kept)) {
+      if (this.pending.has(k) || n >= LEDGER_LIMITS.MAX_IN_DOUBT) continue;
+      this.pending.set(k, { d: JSON.parse(json) as Doubt, notBefore });
+      n++;
+    }
+    if (n > 0) {
+      this.deps.logger.warn('reservations left in doubt by a switch that stopped: voiding them', { count: n, delay_ms: delayMs });
+      this.schedule(delayMs);
+    }
+    return n;
+  }
+
+  /** Tries to resolve everything due now (also what the timer does). */
   resolve(): Promise<void> {
     if (!this.running) this.running = this.resolveAll().finally(() => (this.running = null));
     return this.running;
@@ -176,21 +246,19 @@ export class InDoubt {
   }
 
   private async resolveAll(): Promise<void> {
-    for (const [k, { s, tell91 }] of [...this.pending]) {
-      if (s.op.kind !== 'reserve') {
-        this.pending.delete(k);
-        continue;
-      }
+    for (const [k, { d, notBefore }] of [...this.pending]) {
+      if (Date.now() < notBefore) continue;
       try {
         const voided = await voidReservation(
           this.deps.db,
-          { seen: s.op.seen, beneficiaryId: s.op.beneficiaryId, answer: tell91 ? (s.unavailable ?? null) : null },
+          { seen: { cls: d.cls, key: d.key }, beneficiaryId: d.beneficiaryId, answer: d.told },
           this.deps.clock.now(),
           Date.now() + LIMITS.STORE_TIMEOUT_MS,
         );
-        if (voided) this.deps.logger.warn('reservation voided: its client was told 91', { campaign: s.op.campaign });
+        if (voided) this.deps.logger.warn('reservation voided: its client was told 91', { campaign: d.campaign });
         this.pending.delete(k);
-        this.undo(s);
+        this.undo(d);
+        if (d.told) await this.deps.reservations.redis.hdel(TOLD_UNAVAILABLE_KEY, k).catch(() => {}); // a later recover() voids it again: harmless
       } catch {
         return; // PostgreSQL still away: try again later
       }

@@ -45,6 +45,8 @@ export interface LedgerDeps {
   logger: Logger;
   /** BullMQ settlement and purge jobs (default on). Scenario tests drive settleDue() themselves. */
   jobs?: boolean;
+  /** How long what a stopped switch left in doubt waits before it is voided (default LEDGER_LIMITS.IN_DOUBT_RECOVERY_DELAY_MS). */
+  inDoubtRecoveryDelayMs?: number;
 }
 
 /** Settlement, purge and maintenance: what the jobs and the ops tools call. */
@@ -130,12 +132,18 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
   let monitor: NodeJS.Timeout | null = null;
   let checking: Promise<void> | null = null;
 
-  /** Every open campaign: Redis still holds what was loaded, or it is rebuilt. */
+  let recovered = false;
+
+  /** Every open campaign: Redis still holds what was loaded, or it is rebuilt. Then, once, what a stopped switch left in doubt. */
   function check(): Promise<void> {
     if (!checking) {
       checking = (async () => {
         await campaigns.refresh();
         for (const c of campaigns.open()) await recovery.ensure(c.code);
+        if (!recovered) {
+          await commits.inDoubt.recover(deps.inDoubtRecoveryDelayMs ?? LEDGER_LIMITS.IN_DOUBT_RECOVERY_DELAY_MS);
+          recovered = true;
+        }
       })()
         .catch((e) => logger.warn('ledger check failed (retrying)', { error: (e as Error).message }))
         .finally(() => (checking = null));

@@ -591,7 +591,7 @@ async function voidWithdrawal(q: Pg, withdrawalId: string, now: Date): Promise<b
  * Returns true if there was something to undo.
  */
 export async function voidReservation(
-  db: Knex, a: { seen: SeenKey; beneficiaryId: string; answer: Answer | null }, now: Date, deadline: number,
+  db: Knex, a: { seen: Pick<SeenKey, 'cls' | 'key'>; beneficiaryId: string; answer: Answer | null }, now: Date, deadline: number,
 ): Promise<boolean> {
   return inTransaction(db, 'void', deadline, async (q) => {
     // Waits for a commit of that reservation still under way, so "not there" means "never committed".

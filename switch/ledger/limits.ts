@@ -54,6 +54,14 @@ export const LEDGER_LIMITS = {
   /** Commits whose outcome is unknown, waiting to be undone; beyond it the oldest is logged and dropped. */
   MAX_IN_DOUBT: 10_000,
   IN_DOUBT_RETRY_MS: 500,
+  /** Keeping a reservation in doubt in Redis may delay its 91 this long at most. */
+  IN_DOUBT_KEEP_TIMEOUT_MS: 100,
+  /**
+   * A switch that starts voids what a stopped one left in doubt only after this: a group commit that switch left
+   * running in PostgreSQL (its client gone, blocked on a lock) may still commit meanwhile. Locks on the money path
+   * are held for at most TX_STATEMENT_TIMEOUT_MS, so such a statement ends long before.
+   */
+  IN_DOUBT_RECOVERY_DELAY_MS: 30_000,
   /** Reversal and advice transactions, settlement sweeps: statement and lock bound inside PostgreSQL. */
   TX_STATEMENT_TIMEOUT_MS: 800,
 } as const;

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import type { IsoMessage } from '../../switch/iso8583/message.ts';
 import { Reservations } from '../../switch/ledger/reservations.ts';
+import { TOLD_UNAVAILABLE_KEY } from '../../switch/ledger/group-commit.ts';
 import { Fixture, adult, confirmation, send, withdrawal } from './fixture.ts';
 
 const rc = (res: IsoMessage) => res.fields[39];
@@ -184,6 +185,61 @@ test('a failure in a group commit approves nobody in it: each gets 91, its Redis
     t.is(await f.count('withdrawals'), people.length - failed);
     await f.db.raw(`DROP TRIGGER fail_bad_terminal ON withdrawals`);
     t.is(rc(await send(ledger, withdrawal({ person: people[7]!, terminal: 'ATM00001' }))), '00', 'the undone reservation can be made again');
+  } finally {
+    await f.destroy();
+  }
+});
+
+test('a switch that told 91 and died before voiding the commit it left running: the next switch voids it, so the window never settles it as paid', async (t) => {
+  const f = await Fixture.create();
+  const proxy = new Proxy(await freePort());
+  await proxy.start();
+  f.onClose(() => proxy.cut());
+  try {
+    const p = adult();
+    await f.campaign('C1', [p]);
+    const url = new URL(f.tdb.url);
+    url.port = String(proxy.port);
+    const dying = await f.ledger({ dbUrl: url.toString() });
+    // Someone holds the payout row: the group commit waits behind it past the deadline, and its client is told 91.
+    const holder = await f.db.transaction();
+    await holder.raw(`SELECT 1 FROM payouts FOR UPDATE`);
+    const w = withdrawal({ person: p });
+    t.is(rc(await send(dying, w)), '91');
+    t.is(await f.redis.hlen(TOLD_UNAVAILABLE_KEY), 1, 'kept in Redis before the 91 went out');
+    // The switch dies (it reaches PostgreSQL no more); the statement it left running commits once the row is free.
+    await proxy.cut();
+    await holder.commit();
+    await until('the orphaned commit', async () => (await f.payout(p.nhi))?.state === 'RESERVED');
+
+    const next = await f.ledger({ inDoubtRecoveryDelayMs: 0 });
+    await until('voided by the next switch', async () => (await f.payout(p.nhi))?.state === 'AVAILABLE');
+    t.deepEqual(await f.db('withdrawals').pluck('state'), ['VOIDED']);
+    await until('no longer kept in Redis', async () => (await f.redis.hlen(TOLD_UNAVAILABLE_KEY)) === 0);
+    t.is(rc(await send(next, w)), '91', 'a retransmission hears what its ATM was told');
+    t.deepEqual(await next.settleDue(new Date(Date.now() + 86_400_000)), [], 'nothing left to settle as paid');
+    t.is(rc(await send(next, withdrawal({ person: p }))), '00', 'the entitlement can still be collected');
+  } finally {
+    await f.destroy();
+  }
+});
+
+test('a commit that lands after its client was told 91 is voided by the same switch, and its 91 becomes the stored answer', async (t) => {
+  const f = await Fixture.create();
+  try {
+    const p = adult();
+    await f.campaign('C1', [p]);
+    const ledger = await f.ledger();
+    const holder = await f.db.transaction();
+    await holder.raw(`SELECT 1 FROM payouts FOR UPDATE`);
+    const w = withdrawal({ person: p });
+    t.is(rc(await send(ledger, w)), '91');
+    await holder.commit();
+    await until('voided', async () => (await f.db('withdrawals').pluck('state'))[0] === 'VOIDED');
+    t.is((await f.payout(p.nhi))!.state, 'AVAILABLE');
+    await until('no longer kept in Redis', async () => (await f.redis.hlen(TOLD_UNAVAILABLE_KEY)) === 0);
+    t.is(rc(await send(ledger, w)), '91', 'a retransmission hears what its ATM was told');
+    t.is(rc(await send(ledger, withdrawal({ person: p }))), '00');
   } finally {
     await f.destroy();
   }

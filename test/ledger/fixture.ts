@@ -136,13 +136,16 @@ export class Fixture {
   }
 
   /** A started ledger instance with its own PostgreSQL pool and its own fail-fast Redis client. */
-  async ledger(opts: { jobs?: boolean; clock?: Clock; dbUrl?: string; redisUrl?: string; logger?: Logger } = {}): Promise<LedgerOps> {
+  async ledger(
+    opts: { jobs?: boolean; clock?: Clock; dbUrl?: string; redisUrl?: string; logger?: Logger; inDoubtRecoveryDelayMs?: number } = {},
+  ): Promise<LedgerOps> {
     const db = createDb(opts.dbUrl ?? this.tdb.url);
     const redisUrl = opts.redisUrl ?? this.tredis.url;
     const redis = createRedis(redisUrl);
     redis.on('error', () => {});
     const ledger = createLedger({
       db, redis, redisUrl, clock: opts.clock ?? this.clock, identityKey: IDENTITY_KEY, logger: opts.logger ?? silentLogger, jobs: opts.jobs ?? false,
+      inDoubtRecoveryDelayMs: opts.inDoubtRecoveryDelayMs,
     });
     await ledger.start();
     this.ledgers.push(ledger);
