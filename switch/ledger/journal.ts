@@ -105,7 +105,10 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
             (b.id_hash = q.claimant) AS is_self, (q.claimant = ANY (b.guardian_hashes)) AS is_guardian,
             to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
             p.state, p.entitled_minor::text, p.paid_minor::text, p.reserved_minor::text
-       FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]) AS q(i, cls, msg_key, campaign, nhi, claimant)
+       -- The requests arrive as one JSON array (rows): one JSON.stringify in the switch instead of an escaped array
+       -- literal per column, and one parse here.
+       FROM (SELECT r.i, r.cls, r.msg_key, r.campaign, decode(r.nhi, 'hex') AS nhi, decode(r.claimant, 'hex') AS claimant
+               FROM json_to_recordset($1::json) AS r(i int, cls text, msg_key text, campaign text, nhi text, claimant text)) q
        -- Index lookups per request whatever the table sizes were when the plan was made (the statement keeps one
        -- generic plan): messages_seen starts empty and grows, and a plan made on it empty (a hash of the whole
        -- table) would outlive that by far.
@@ -121,12 +124,11 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
                           LIMIT 1) b ON true
        LEFT JOIN payouts p ON p.beneficiary_id = b.id`,
     [
-      items.map((_, i) => i),
-      items.map((it) => it.seen.cls),
-      items.map((it) => it.seen.key),
-      items.map((it) => it.campaign),
-      items.map((it) => it.nhiHash),
-      items.map((it) => it.claimantHash),
+      JSON.stringify(
+        items.map((it, i) => ({
+          i, cls: it.seen.cls, msg_key: it.seen.key, campaign: it.campaign, nhi: it.nhiHash?.toString('hex') ?? null, claimant: it.claimantHash?.toString('hex') ?? null,
+        })),
+      ),
     ],
   );
   const out: ReadResult[] = items.map(() => ({ seen: null, tombstoned: false, entry: null, payoutStored: false }));
@@ -256,18 +258,20 @@ interface Row {
 }
 
 async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, now: Date): Promise<Row[]> {
-  const col = <T>(f: (op: WriteOp) => T) => items.map(({ op }) => f(op));
-  const r = (op: WriteOp) => (op.kind === 'reserve' ? op : null);
   const rows = await q.query<{ t: 'w' | 's'; k: string; withdrawal_id: string | null }>(
     `WITH i AS (
-       SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::jsonb[], $7::bigint[], $8::bigint[],
-                            $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[], $15::bigint[])
-         AS i(ord, kind, cls, msg_key, body_hash, response, bid, amount, campaign, acquirer, terminal, stan, transmitted, rrn, window_ms)),
+       -- The batch arrives as one JSON array: one JSON.stringify in the switch, one parse here (an array literal per
+       -- column cost the switch more than building the rest of the statement).
+       SELECT ord, kind, cls, msg_key, decode(body_hash, 'hex') AS body_hash, response::jsonb AS response, bid, amount, campaign,
+              acquirer, terminal, stan, transmitted, rrn, window_ms
+         FROM json_to_recordset($1::json) AS i(ord int, kind text, cls text, msg_key text, body_hash text, response json, bid bigint,
+                                               amount bigint, campaign text, acquirer text, terminal text, stan text,
+                                               transmitted text, rrn text, window_ms bigint)),
      -- Share-locks the campaign: a close waits for reservations committing, later ones see it closed.
      c AS (SELECT code FROM campaigns WHERE code IN (SELECT campaign FROM i WHERE kind = 'reserve') AND state = 'open' FOR SHARE),
      -- Each CTE carries what the next needs in its RETURNING: joins between CTEs would be planned blind.
      r AS (
-       UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $16
+       UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $2
          FROM i JOIN c ON c.code = i.campaign
         WHERE i.kind = 'reserve' AND p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
        RETURNING p.beneficiary_id, p.campaign_code, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn, i.amount, i.window_ms,
@@ -276,20 +280,20 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
        INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
                                 amount_minor, state, reserved_at, due_at)
        SELECT campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn,
-              amount, 'RESERVED', $16, $16 + window_ms * interval '1 millisecond'
+              amount, 'RESERVED', $2, $2 + window_ms * interval '1 millisecond'
          FROM r
        RETURNING id, beneficiary_id, campaign_code, acquirer, terminal, stan, rrn, amount_minor),
      -- A reservation leaves paid_minor as it was, so the row as the statement began tells it.
      h AS (
        INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
                                    acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
-       SELECT $16, w.campaign_code, w.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
+       SELECT $2, w.campaign_code, w.beneficiary_id, w.id, 'RESERVE', 'AVAILABLE', 'RESERVED', '0200',
               w.acquirer, w.terminal, w.stan, w.rrn, w.amount_minor, p.paid_minor, w.amount_minor
          FROM w JOIN payouts p ON p.beneficiary_id = w.beneficiary_id),
      -- The answers: every record, and the approval of every reservation made. A key stored meanwhile is left alone.
      s AS (
        INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
-       SELECT a.cls, a.msg_key, a.body_hash, a.response, $16
+       SELECT a.cls, a.msg_key, a.body_hash, a.response, $2
          FROM (SELECT cls, msg_key, body_hash, response FROM i WHERE kind = 'record'
                UNION ALL SELECT cls, msg_key, body_hash, response FROM r) AS a
        ${ON_SEEN_CONFLICT}
@@ -300,21 +304,16 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      UNION ALL
      SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s`,
     [
-      items.map(({ i }) => i),
-      col((op) => op.kind),
-      col((op) => op.seen.cls),
-      col((op) => op.seen.key),
-      col((op) => op.seen.hash),
-      col((op) => JSON.stringify(op.kind === 'record' ? op.answer : op.approve)),
-      col((op) => r(op)?.beneficiaryId ?? null),
-      col((op) => r(op)?.amountMinor ?? null),
-      col((op) => r(op)?.campaign ?? null),
-      col((op) => r(op)?.msg.acquirer ?? null),
-      col((op) => r(op)?.msg.terminal ?? null),
-      col((op) => r(op)?.msg.stan ?? null),
-      col((op) => r(op)?.transmitted ?? null),
-      col((op) => r(op)?.msg.rrn ?? null),
-      col((op) => r(op)?.windowMs ?? null),
+      JSON.stringify(
+        items.map(({ i, op }) => {
+          const row = { ord: i, kind: op.kind, cls: op.seen.cls, msg_key: op.seen.key, body_hash: op.seen.hash.toString('hex') };
+          if (op.kind === 'record') return { ...row, response: op.answer };
+          return {
+            ...row, response: op.approve, bid: op.beneficiaryId, amount: op.amountMinor, campaign: op.campaign, acquirer: op.msg.acquirer,
+            terminal: op.msg.terminal, stan: op.msg.stan, transmitted: op.transmitted, rrn: op.msg.rrn, window_ms: op.windowMs,
+          };
+        }),
+      ),
       now,
     ],
   );
