@@ -76,36 +76,21 @@ const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const BYTEA_OID = 17;
 /** Days from 1970-01-01 to 2000-01-01, PostgreSQL's date epoch. */
 const PG_EPOCH_DAYS = 10_957;
-const DAY_MS = 86_400_000;
 
 /**
- * Rows in PostgreSQL's binary COPY format, written into a buffer that is handed out (`take`) whenever it fills.
+ * The field writers of PostgreSQL's binary COPY format, over a buffer that subclasses make room in.
  * Call `row(n)` with the number of columns, then one field method per column, in the table's column order.
  */
-export class BinaryRows {
-  private buf: Buffer;
-  private at = 0;
+abstract class FieldWriter {
+  protected buf: Buffer;
+  protected at = 0;
 
-  constructor(private readonly chunkBytes = 1 << 20, private readonly out: (chunk: Buffer) => void) {
-    this.buf = Buffer.allocUnsafe(chunkBytes);
-    PGCOPY_SIGNATURE.copy(this.buf, 0);
-    this.buf.writeInt32BE(0, 11); // flags
-    this.buf.writeInt32BE(0, 15); // header extension length
-    this.at = 19;
+  constructor(bytes: number) {
+    this.buf = Buffer.allocUnsafe(bytes);
   }
 
-  private room(n: number): void {
-    if (this.at + n <= this.buf.length) return;
-    this.flush();
-    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
-  }
-
-  /** Hands out what is buffered (a copy: the buffer is reused). */
-  flush(): void {
-    if (this.at === 0) return;
-    this.out(Buffer.from(this.buf.subarray(0, this.at)));
-    this.at = 0;
-  }
+  /** Makes room for `n` more bytes at `this.at`. */
+  protected abstract room(n: number): void;
 
   row(columns: number): this {
     this.room(2);
@@ -124,9 +109,14 @@ export class BinaryRows {
 
   int8(v: number): this {
     this.room(12);
-    this.buf.writeInt32BE(8, this.at);
-    this.buf.writeBigInt64BE(BigInt(v), this.at + 4);
-    this.at += 12;
+    const buf = this.buf;
+    const at = this.at;
+    buf.writeInt32BE(8, at);
+    // Two 32-bit halves: no BigInt per value. v is a safe integer (|v| < 2^53).
+    const hi = Math.floor(v / 4294967296);
+    buf.writeInt32BE(hi, at + 4);
+    buf.writeUInt32BE(v - hi * 4294967296, at + 8);
+    this.at = at + 12;
     return this;
   }
 
@@ -153,17 +143,21 @@ export class BinaryRows {
   }
 
   bytea(v: Buffer): this {
-    this.room(4 + v.length);
-    this.buf.writeInt32BE(v.length, this.at);
-    v.copy(this.buf, this.at + 4);
-    this.at += 4 + v.length;
+    return this.byteaOf(v, 0, v.length);
+  }
+
+  /** A bytea (or, for binary COPY, a text/varchar: its UTF-8 bytes) field of `src[start..start+length]`. */
+  byteaOf(src: Buffer, start: number, length: number): this {
+    this.room(4 + length);
+    this.buf.writeInt32BE(length, this.at);
+    src.copy(this.buf, this.at + 4, start, start + length);
+    this.at += 4 + length;
     return this;
   }
 
   /** A date written YYYY-MM-DD (already checked). */
   date(iso: string): this {
-    const ms = Date.UTC(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)) - 1, Number(iso.slice(8, 10)));
-    return this.int4(ms / DAY_MS - PG_EPOCH_DAYS);
+    return this.int4(isoDays(iso) - PG_EPOCH_DAYS);
   }
 
   /** A one-dimensional bytea[] without NULLs ('{}' when empty). */
@@ -192,6 +186,59 @@ export class BinaryRows {
     this.at = at;
     return this;
   }
+}
+
+/** Days from 1970-01-01 to a YYYY-MM-DD date (proleptic Gregorian; Howard Hinnant's days_from_civil), without a Date. */
+export function isoDays(iso: string): number {
+  let y = (iso.charCodeAt(0) - 48) * 1000 + (iso.charCodeAt(1) - 48) * 100 + (iso.charCodeAt(2) - 48) * 10 + (iso.charCodeAt(3) - 48);
+  const m = (iso.charCodeAt(5) - 48) * 10 + (iso.charCodeAt(6) - 48);
+  const d = (iso.charCodeAt(8) - 48) * 10 + (iso.charCodeAt(9) - 48);
+  if (m <= 2) y -= 1;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (m > 2 ? m - 3 : m + 9) + 2) / 5) + d - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146097 + doe - 719468;
+}
+
+/**
+ * Rows in PostgreSQL's binary COPY format, written into a buffer that is handed out (`take`) whenever it fills.
+ */
+export class BinaryRows extends FieldWriter {
+  constructor(private readonly chunkBytes = 1 << 20, private readonly out: (chunk: Buffer) => void) {
+    super(chunkBytes);
+    PGCOPY_SIGNATURE.copy(this.buf, 0);
+    this.buf.writeInt32BE(0, 11); // flags
+    this.buf.writeInt32BE(0, 15); // header extension length
+    this.at = 19;
+  }
+
+  protected room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    this.flush();
+    if (n > this.buf.length) this.buf = Buffer.allocUnsafe(n);
+  }
+
+  /** Hands out what is buffered (a copy: the buffer is reused). */
+  flush(): void {
+    if (this.at === 0) return;
+    this.out(Buffer.from(this.buf.subarray(0, this.at)));
+    this.at = 0;
+  }
+
+  /** Bytes already in the format (whole rows). */
+  raw(src: Buffer, start: number, end: number): void {
+    const n = end - start;
+    if (this.at + n > this.buf.length) {
+      this.flush();
+      if (n > this.buf.length) {
+        this.out(Buffer.from(src.subarray(start, end)));
+        return;
+      }
+    }
+    src.copy(this.buf, this.at, start, end);
+    this.at += n;
+  }
 
   /** The end-of-data marker, then everything out. */
   finish(): void {
@@ -199,5 +246,64 @@ export class BinaryRows {
     this.buf.writeInt16BE(-1, this.at);
     this.at += 2;
     this.flush();
+  }
+}
+
+/** Rows per SortedRows: its sort keys hold a row's index in 20 bits. */
+export const MAX_SORTED_ROWS = 1 << 20;
+const TWO_20 = 1 << 20;
+
+/**
+ * Rows in the binary COPY format, kept in memory to be written out in the order of a 32-bit key per row (given with
+ * `row`); rows with the same key keep their order. Sorting numbers in a Float64Array (key * 2^20 + row index) needs
+ * no comparator call per comparison.
+ */
+export class SortedRows extends FieldWriter {
+  private starts = new Int32Array(1024);
+  private keys = new Float64Array(1024);
+  private n = 0;
+
+  constructor(bytes = 1 << 20) {
+    super(bytes);
+  }
+
+  get rows(): number {
+    return this.n;
+  }
+
+  protected room(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.at + n));
+    this.buf.copy(bigger, 0, 0, this.at);
+    this.buf = bigger;
+  }
+
+  /** Starts a row; `key` is an unsigned 32-bit number. */
+  sortedRow(columns: number, key: number): this {
+    if (this.n === MAX_SORTED_ROWS) throw new RangeError(`at most ${MAX_SORTED_ROWS} rows can be sorted at once`);
+    if (this.n === this.starts.length) {
+      const starts = new Int32Array(this.n * 2);
+      starts.set(this.starts);
+      this.starts = starts;
+      const keys = new Float64Array(this.n * 2);
+      keys.set(this.keys);
+      this.keys = keys;
+    }
+    this.starts[this.n] = this.at;
+    this.keys[this.n] = key * TWO_20 + this.n;
+    this.n++;
+    return this.row(columns);
+  }
+
+  /** Writes the rows, in key order, to `out`; then starts over empty. */
+  writeTo(out: BinaryRows): void {
+    const n = this.n;
+    const keys = this.keys.subarray(0, n).sort();
+    for (let i = 0; i < n; i++) {
+      const r = keys[i]! % TWO_20;
+      out.raw(this.buf, this.starts[r]!, r + 1 < n ? this.starts[r + 1]! : this.at);
+    }
+    this.n = 0;
+    this.at = 0;
   }
 }

@@ -1,8 +1,9 @@
 // The roster import (operations.md, "Roster file"): a CSV stream in, keyed hashes out, in one transaction.
 //
 // Rows are checked and hashed in JavaScript as they stream in (the clear values go no further), and staged with COPY
-// (binary) in a temporary table, a chunk at a time; while PostgreSQL applies a chunk (switch/roster/writes.ts), the
-// next one is read and hashed, so the two work at once. Memory stays bounded whatever the file size: a chunk, and a
+// (binary) in a temporary table, a chunk at a time — or, into a campaign that has no roster yet, copied straight into
+// the roster; while PostgreSQL applies a chunk (switch/roster/writes.ts), the next one is read and hashed, so the two
+// work at once. Memory stays bounded whatever the file size: a chunk, and a
 // fixed-size filter of the keys seen so far.
 //
 // After the transaction commits, `onChanged` receives — in batches — the ids of the beneficiaries the import inserted
@@ -11,13 +12,13 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import { hashIdentifier, hashIdentifierInto, IDENTIFIER_HASH_BYTES, preparedKey } from './hashing.ts';
-import { BinaryRows, copyAll } from './copy.ts';
+import { BinaryRows, SortedRows, copyAll, MAX_SORTED_ROWS } from './copy.ts';
 import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
 import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
 import { SeenFilter, SEEN_FILTER_BYTES } from './seen.ts';
 import {
-  chunkSql, heldSql, rejectReason, CHUNK_COLUMNS, CHUNK_COPY_SQL, FRESH_SQL, OUTCOME_COLUMNS, REJECTS_COUNT_SQL,
-  REJECTS_SQL, STAGE_SQL, type Literals, type Outcome,
+  chunkSql, heldSql, rejectReason, CHUNK_COLUMNS, CHUNK_COPY_SQL, FRESH_COLUMNS, FRESH_COPY_SQL, FRESH_SQL, HELD_COPY_SQL,
+  KEYS_COLUMNS, KEYS_COPY_SQL, OUTCOME_COLUMNS, REJECTS_COUNT_SQL, REJECTS_SQL, STAGE_SQL, type Literals, type Outcome,
 } from './writes.ts';
 import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
@@ -98,7 +99,7 @@ export async function importRoster(
   opts: ImportOptions,
 ): Promise<ImportSummary> {
   const keep = opts.maxRejectionsKept ?? MAX_REJECTIONS_KEPT;
-  const chunkRows = opts.chunkRows ?? IMPORT_CHUNK_ROWS;
+  const chunkRows = Math.min(opts.chunkRows ?? IMPORT_CHUNK_ROWS, MAX_SORTED_ROWS);
   const today = taipeiDate((opts.clock ?? systemClock).now());
   const campaign0 = await requireCampaign(db, campaignCode);
   const key = preparedKey(campaignHashKey(opts.identityKey, campaign0.code));
@@ -145,23 +146,55 @@ export async function importRoster(
       let held = 0;
       let header: Header | null = null;
       const seen = new SeenFilter(opts.seenFilterBytes ?? SEEN_FILTER_BYTES);
-      let data: Buffer[] = [];
-      let out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
       let staged = 0;
       let inChunk = 0;
       let chunkLimit = Math.min(chunkRows, FIRST_CHUNK_ROWS);
+      const hashes = Buffer.allocUnsafe(2 * IDENTIFIER_HASH_BYTES); // the row's id_no's, then its NHI number's
+      // Into an existing roster: the chunk is staged (roster_chunk) and applied by SQL (writes.ts).
+      let data: Buffer[] = [];
+      let out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
+      // Into an empty campaign: the rows straight into the roster, their keys and the held rows aside (writes.ts).
+      const sorted = new SortedRows();
+      let keyData: Buffer[] = [];
+      let keysOut = new BinaryRows(COPY_CHUNK_BYTES, (b) => keyData.push(b));
+      let heldData: Buffer[] = [];
+      let heldOut = new BinaryRows(COPY_CHUNK_BYTES, (b) => heldData.push(b));
+      let heldInChunk = 0;
+      const campaignBytes = Buffer.from(campaign.code, 'utf8');
       const sendChunk = async () => {
         inChunk = 0;
         chunkLimit = Math.min(chunkRows, chunkLimit * 2);
-        out.finish();
-        const chunk = data;
-        data = [];
-        out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
-        await inflight; // one chunk in PostgreSQL while the next is read
-        // Queued together: pg sends the statements as soon as the COPY is done, whatever JavaScript is doing then.
-        const copied = copyAll(conn, CHUNK_COPY_SQL, chunk);
-        const applied = conn.query(chunkSql(literals, fresh)) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
-        inflight = Promise.all([copied, applied]).then(([, results]) => addCounts(results));
+        if (!fresh) {
+          out.finish();
+          const chunk = data;
+          data = [];
+          out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
+          await inflight; // one chunk in PostgreSQL while the next is read
+          // Queued together: pg sends the statements as soon as the COPY is done, whatever JavaScript is doing then.
+          const copied = copyAll(conn, CHUNK_COPY_SQL, chunk);
+          const applied = conn.query(chunkSql(literals, fresh)) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
+          inflight = Promise.all([copied, applied]).then(([, results]) => addCounts(results));
+        } else {
+          keysOut.finish();
+          const keys = keyData;
+          keyData = [];
+          keysOut = new BinaryRows(COPY_CHUNK_BYTES, (b) => keyData.push(b));
+          heldOut.finish();
+          const heldRows = heldInChunk > 0 ? heldData : null;
+          heldData = [];
+          heldOut = new BinaryRows(COPY_CHUNK_BYTES, (b) => heldData.push(b));
+          heldInChunk = 0;
+          const rowData: Buffer[] = [];
+          const rowsOut = new BinaryRows(COPY_CHUNK_BYTES, (b) => rowData.push(b));
+          sorted.writeTo(rowsOut);
+          rowsOut.finish();
+          await inflight; // one chunk in PostgreSQL while the next is read
+          const copies = [copyAll(conn, FRESH_COPY_SQL, rowData), copyAll(conn, KEYS_COPY_SQL, keys)];
+          if (heldRows) copies.push(copyAll(conn, HELD_COPY_SQL, heldRows));
+          inflight = Promise.all(copies).then(([inserted]) => {
+            counts.new += inserted!;
+          });
+        }
         inflight.catch(() => {}); // awaited at the next chunk or at the end
       };
       const reject = (line: number, reason: string) => {
@@ -205,19 +238,33 @@ export async function importRoster(
             continue;
           }
           const row = r.row;
-          out.row(CHUNK_COLUMNS).int4(no);
-          const idAt = out.byteaSlot(IDENTIFIER_HASH_BYTES);
-          hashIdentifierInto(key, 'id', row.id, out.buffer, idAt);
-          const idSeen = seen.add(out.buffer, idAt);
-          const nhiAt = out.byteaSlot(IDENTIFIER_HASH_BYTES);
-          hashIdentifierInto(key, 'nhi', row.nhi, out.buffer, nhiAt);
-          const nhiSeen = seen.add(out.buffer, nhiAt);
-          out.date(row.birthDate)
-            .int8(row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd))
-            // The guardians' hashes, sorted: the same guardians in another order are the same roster entry.
-            .byteaArray(row.guardians.length === 0 ? [] : row.guardians.map((g) => hashIdentifier(key, 'id', g)).sort(Buffer.compare))
-            .bool(idSeen || nhiSeen);
-          if (idSeen || nhiSeen) held++;
+          hashIdentifierInto(key, 'id', row.id, hashes, 0);
+          hashIdentifierInto(key, 'nhi', row.nhi, hashes, IDENTIFIER_HASH_BYTES);
+          const idSeen = seen.add(hashes, 0);
+          const nhiSeen = seen.add(hashes, IDENTIFIER_HASH_BYTES);
+          const isHeld = idSeen || nhiSeen;
+          const amount = row.amountTwd === null ? campaign.amountMinor : twdToMinor(row.amountTwd);
+          const guardians = row.guardians.length === 0 ? NO_HASHES : guardianHashes(key, row.guardians);
+          if (isHeld) held++;
+          if (!fresh) {
+            out.row(CHUNK_COLUMNS).int4(no).byteaOf(hashes, 0, IDENTIFIER_HASH_BYTES)
+              .byteaOf(hashes, IDENTIFIER_HASH_BYTES, IDENTIFIER_HASH_BYTES).date(row.birthDate).int8(amount).byteaArray(guardians)
+              .bool(isHeld);
+          } else {
+            keysOut.row(KEYS_COLUMNS).int4(no).byteaOf(hashes, 0, IDENTIFIER_HASH_BYTES)
+              .byteaOf(hashes, IDENTIFIER_HASH_BYTES, IDENTIFIER_HASH_BYTES);
+            if (isHeld) {
+              heldInChunk++;
+              heldOut.row(CHUNK_COLUMNS).int4(no).byteaOf(hashes, 0, IDENTIFIER_HASH_BYTES)
+                .byteaOf(hashes, IDENTIFIER_HASH_BYTES, IDENTIFIER_HASH_BYTES).date(row.birthDate).int8(amount).byteaArray(guardians)
+                .bool(true);
+            } else {
+              // In id_hash order (writes.ts, insertNew): the words compare as the bytes do.
+              sorted.sortedRow(FRESH_COLUMNS, hashes.readUInt32BE(0)).byteaOf(campaignBytes, 0, campaignBytes.length)
+                .byteaOf(hashes, 0, IDENTIFIER_HASH_BYTES).byteaOf(hashes, IDENTIFIER_HASH_BYTES, IDENTIFIER_HASH_BYTES)
+                .date(row.birthDate).int8(amount).byteaArray(guardians).int8(importId);
+            }
+          }
           if (++staged % IMPORT_BATCH_ROWS === 0) opts.onProgress?.({ phase: 'reading', rows, bytes });
           if (++inChunk === chunkLimit) await sendChunk();
         }
@@ -277,6 +324,15 @@ export async function importRoster(
     }
   }
   return summary;
+}
+
+const NO_HASHES: Buffer[] = [];
+
+/** The guardians' hashes, sorted: the same guardians in another order are the same roster entry. */
+function guardianHashes(key: ReturnType<typeof preparedKey>, ids: string[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const g of ids) out.push(hashIdentifier(key, 'id', g));
+  return out.length > 1 ? out.sort(Buffer.compare) : out;
 }
 
 /** The import committed, but onChanged failed: the summary is still there to report. */

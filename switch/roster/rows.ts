@@ -76,25 +76,28 @@ function idProblem(column: string, value: string): string | null {
     : `${column} check digit is wrong`;
 }
 
+// A function of its own rather than a closure in checkRow: no function object made per row.
+function field(fields: string[], header: Header, c: Column): string {
+  return fields[header.index[c]]!.trim();
+}
+
 /** Checks one data row against the rules. `today` is YYYY-MM-DD (Asia/Taipei). */
 export function checkRow(fields: string[], header: Header, today: string): RowResult {
   if (fields.length !== header.width) {
     return { ok: false, reason: `has ${fields.length} field${fields.length === 1 ? '' : 's'}, the header has ${header.width}` };
   }
-  const get = (c: Column) => fields[header.index[c]]!.trim();
-
-  const nhi = get('nhi_card_no');
+  const nhi = field(fields, header, 'nhi_card_no');
   if (!isValidNhiCardNumber(nhi)) return { ok: false, reason: 'nhi_card_no must be 12 digits' };
 
-  const id = get('id_no');
+  const id = field(fields, header, 'id_no');
   const idBad = idProblem('id_no', id);
   if (idBad) return { ok: false, reason: idBad };
 
-  const birthDate = get('birth_date');
+  const birthDate = field(fields, header, 'birth_date');
   if (!isIsoDate(birthDate) || birthDate < MIN_BIRTH_DATE) return { ok: false, reason: 'birth_date is not a real date written YYYY-MM-DD' };
   if (birthDate > today) return { ok: false, reason: 'birth_date is in the future' };
 
-  const g = get('guardian_ids');
+  const g = field(fields, header, 'guardian_ids');
   const guardians = g === '' ? [] : g.split(';').map((s) => s.trim());
   if (guardians.length > MAX_GUARDIANS) return { ok: false, reason: `guardian_ids lists more than ${MAX_GUARDIANS} guardians` };
   for (let i = 0; i < guardians.length; i++) {
@@ -110,7 +113,7 @@ export function checkRow(fields: string[], header: Header, today: string): RowRe
 
   let amountTwd: number | null = null;
   if (header.index.amount !== undefined) {
-    const a = get('amount');
+    const a = field(fields, header, 'amount');
     if (a !== '') {
       amountTwd = parseWholeTwd(a);
       if (amountTwd === null) return { ok: false, reason: `amount must be a whole number of TWD from 1 to ${MAX_AMOUNT_TWD}` };

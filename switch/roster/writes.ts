@@ -27,6 +27,20 @@ CREATE TEMP TABLE roster_rejects (line integer NOT NULL, code text NOT NULL, fir
 export const CHUNK_COPY_SQL =
   `COPY roster_chunk (line, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes, held) FROM STDIN (FORMAT binary)`;
 
+// A first import into an empty campaign (FRESH_SQL) skips the stage: every row that is the first in the file to carry
+// its id_no and its NHI number is new, so it goes by COPY straight into the roster (sorted by id_hash in JavaScript:
+// see insertNew), its keys into roster_keys for the exact check of the held rows, and the held rows into roster_held.
+// One COPY into the roster writes its rows in batches (fewer WAL records) through a small ring of buffers, where an
+// INSERT ... SELECT from the stage reads and writes every row twice and pushes the indexes' pages out of the cache.
+export const FRESH_COLUMNS = 7;
+export const FRESH_COPY_SQL = `COPY beneficiaries (campaign_code, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
+  FROM STDIN (FORMAT binary)`;
+export const KEYS_COLUMNS = 3;
+export const KEYS_COPY_SQL = `COPY roster_keys (line, id_hash, nhi_hash) FROM STDIN (FORMAT binary)`;
+/** roster_held takes the held rows in roster_chunk's columns (CHUNK_COLUMNS). */
+export const HELD_COPY_SQL =
+  `COPY roster_held (line, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes, held) FROM STDIN (FORMAT binary)`;
+
 /** What an apply reports: how many rows had each outcome. */
 export type Outcome = 'new' | 'updated' | 'unchanged' | 'other-person' | 'superseded';
 

@@ -377,6 +377,57 @@ test('a first import into an empty campaign, chunk by chunk with repeats held ba
   t.deepEqual(await outcome({ chunkRows: 50 }), plain);
 });
 
+test('a first import into an empty campaign (straight into the roster) stores what an import over a roster does; a re-import then supersedes a changed card', async (t) => {
+  const people = syntheticRoster({ seed: 11, count: 30 });
+  const rows = [...people.people()];
+  const file = [
+    `${HEADER},amount`,
+    ...rows.map((p, i) => `${p.nhiCardNo},${p.idNo},${p.birthDate},${[...p.guardianIds].reverse().join(';')},${i % 4 === 0 ? 1234 : ''}`),
+    `${rows[3]!.nhiCardNo},A123456789,1980-05-01,,`, // a repeated card: held back, then rejected
+    '000000000001,A123456788,1980-05-01,,', // a bad check digit
+  ];
+  /** What the roster says of each person of the file, in clear terms (hashes differ between campaigns). */
+  const stored = async (code: string) =>
+    Promise.all(rows.map(async (p) => {
+      const r = await lookupCard(tdb.db, code, hashNhi(code, p.nhiCardNo));
+      if (r.status === 'unknown') return `${p.index} unknown`;
+      const guardians = p.guardianIds.map((g) => hashId(code, g).toString('hex')).sort();
+      return [
+        p.index, r.status, r.entry.idHash.equals(hashId(code, p.idNo)), r.entry.birthDate, r.entry.amountMinor,
+        JSON.stringify(r.entry.guardianHashes.map((h) => h.toString('hex'))) === JSON.stringify(guardians),
+      ].join(' ');
+    }));
+
+  const empty = await campaign();
+  const first = await load(empty, file, { chunkRows: 8 });
+  const existing = await campaign();
+  await load(existing, [HEADER, '000099999999,Y144766850,1975-07-07,']);
+  const over = await load(existing, file, { chunkRows: 8 });
+  t.like(first, { rows: 32, new: 30, updated: 0, unchanged: 0, rejected: 2 });
+  t.deepEqual(first.rejections, [
+    { line: 32, reason: `nhi_card_no appears on an earlier line (line 5)` },
+    { line: 33, reason: 'id_no check digit is wrong' },
+  ]);
+  t.deepEqual({ ...over, importId: 0, campaign: '' }, { ...first, importId: 0, campaign: '' });
+  const a = await stored(empty);
+  t.deepEqual(a, await stored(existing));
+  t.true(a.every((line) => / current true \S+ \d+ true$/.test(line)), a.join('\n'));
+  t.true(a.includes(`0 current true ${rows[0]!.birthDate} 123400 true`), "the row's own amount");
+  t.true(a.includes(`1 current true ${rows[1]!.birthDate} 600000 true`), "the campaign's amount");
+
+  // The same file again: nothing changes. A new card for one person: it is current, the old one superseded.
+  t.like(await load(empty, file), { new: 0, updated: 0, unchanged: 30, rejected: 2 });
+  const changed = file.map((line, i) => (i === 7 ? line.replace(/^[0-9]{12}/, '000077777777') : line));
+  t.like(await load(empty, changed), { new: 0, updated: 1, unchanged: 29, rejected: 2 });
+  const old = await lookupCard(tdb.db, empty, hashNhi(empty, rows[6]!.nhiCardNo));
+  const cur = await lookupCard(tdb.db, empty, hashNhi(empty, '000077777777'));
+  t.is(old.status, 'superseded');
+  t.is(cur.status, 'current');
+  if (old.status === 'unknown' || cur.status === 'unknown') return;
+  t.is(old.entry.beneficiaryId, cur.entry.beneficiaryId);
+  t.deepEqual((await tdb.db('nhi_cards').where({ campaign_code: empty })).map((c) => c.nhi_hash), [hashNhi(empty, rows[6]!.nhiCardNo)]);
+});
+
 test('a file that fails to read halfway, after chunks were applied, leaves nothing loaded', async (t) => {
   const code = await campaign();
   const lines = [...syntheticRoster({ seed: 9, count: 40 }).csv()].join('');
