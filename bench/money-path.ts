@@ -112,6 +112,12 @@ try {
   await ledger.rebuild('BENCH');
   console.log(`Redis rebuild from PostgreSQL after FLUSHDB: ${((performance.now() - t) / 1000).toFixed(1)} s for ${fmt(opened.entitlements)} entitlements`);
   control.disconnect();
+  // A campaign opens well before its rush: what the bulk load left behind (autovacuum of the new rows, a checkpoint
+  // of the dirty pages) would otherwise land in the middle of the measurement, on the same two cores.
+  t = performance.now();
+  await tdb.db.raw('VACUUM ANALYZE');
+  await tdb.db.raw('CHECKPOINT');
+  console.log(`settled after the bulk load (VACUUM ANALYZE, CHECKPOINT): ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
   // The ceiling: same client, same framing, same connections and requests in flight, a server that does nothing.
   const echo = await startEcho();
@@ -125,8 +131,9 @@ try {
   echo.child.kill('SIGTERM');
   console.log(line('echo server round trips', echoRun) + `; echo server CPU ${echoCpuUs.toFixed(0)} µs per round trip`);
 
-  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch process there (open it in Chrome DevTools).
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch process there (open it in Chrome DevTools);
+  // BENCH_NODE_ARGS adds node flags to the switch (e.g. --perf-basic-prof for `perf record`).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' }, 20_000, profile);
   children.push(sw.child);
   const probeRedis = createRedis(tredis.url, { commandTimeout: 10_000, enableOfflineQueue: true });

@@ -84,23 +84,8 @@ export interface ReadResult {
   payoutStored: boolean;
 }
 
-export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]> {
-  const rows = await q.query<{
-    i: number;
-    seen_hash: Buffer | null;
-    seen_response: Answer | null;
-    beneficiary_id: string | null;
-    superseded: boolean;
-    is_self: boolean | null;
-    is_guardian: boolean | null;
-    birth_date: string | null;
-    amount_minor: string | null;
-    state: PayoutState | null;
-    entitled_minor: string | null;
-    paid_minor: string | null;
-    reserved_minor: string | null;
-  }>(
-    `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response,
+/** The roster read of a batch of 0200s ($1: the requests as one JSON array). */
+export const READ_SQL = `SELECT q.i, s.body_hash AS seen_hash, s.response AS seen_response,
             b.id::text AS beneficiary_id, coalesce(b.superseded, false) AS superseded,
             (b.id_hash = q.claimant) AS is_self, (q.claimant = ANY (b.guardian_hashes)) AS is_guardian,
             to_char(b.birth_date, 'YYYY-MM-DD') AS birth_date, b.amount_minor::text AS amount_minor,
@@ -122,7 +107,25 @@ export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]
                             JOIN beneficiaries h ON h.id = c.beneficiary_id
                            WHERE c.campaign_code = q.campaign AND c.nhi_hash = q.nhi
                           LIMIT 1) b ON true
-       LEFT JOIN payouts p ON p.beneficiary_id = b.id`,
+       LEFT JOIN payouts p ON p.beneficiary_id = b.id`;
+
+export async function readBatch(q: Pg, items: ReadQuery[]): Promise<ReadResult[]> {
+  const rows = await q.query<{
+    i: number;
+    seen_hash: Buffer | null;
+    seen_response: Answer | null;
+    beneficiary_id: string | null;
+    superseded: boolean;
+    is_self: boolean | null;
+    is_guardian: boolean | null;
+    birth_date: string | null;
+    amount_minor: string | null;
+    state: PayoutState | null;
+    entitled_minor: string | null;
+    paid_minor: string | null;
+    reserved_minor: string | null;
+  }>(
+    READ_SQL,
     [
       JSON.stringify(
         items.map((it, i) => ({
@@ -305,12 +308,14 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s`,
     [
       JSON.stringify(
+        // One object shape for both kinds (no spreads): JSON.stringify walks them on its fast path.
         items.map(({ i, op }) => {
-          const row = { ord: i, kind: op.kind, cls: op.seen.cls, msg_key: op.seen.key, body_hash: op.seen.hash.toString('hex') };
-          if (op.kind === 'record') return { ...row, response: op.answer };
+          const r = op.kind === 'reserve' ? op : null;
           return {
-            ...row, response: op.approve, bid: op.beneficiaryId, amount: op.amountMinor, campaign: op.campaign, acquirer: op.msg.acquirer,
-            terminal: op.msg.terminal, stan: op.msg.stan, transmitted: op.transmitted, rrn: op.msg.rrn, window_ms: op.windowMs,
+            ord: i, kind: op.kind, cls: op.seen.cls, msg_key: op.seen.key, body_hash: op.seen.hash.toString('hex'),
+            response: r ? r.approve : (op as RecordOp).answer, bid: r?.beneficiaryId, amount: r?.amountMinor, campaign: r?.campaign,
+            acquirer: r?.msg.acquirer, terminal: r?.msg.terminal, stan: r?.msg.stan, transmitted: r?.transmitted, rrn: r?.msg.rrn,
+            window_ms: r?.windowMs,
           };
         }),
       ),

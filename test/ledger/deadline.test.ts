@@ -1,0 +1,32 @@
+import test from 'ava';
+import { beforeDeadline, DeadlinePassed, DEADLINE_SLOT_MS } from '../../switch/ledger/deadline.ts';
+
+const never = () => new Promise<never>(() => {});
+
+test('a store that answers before the deadline passes its answer through', async (t) => {
+  t.is(await beforeDeadline(Promise.resolve(42), Date.now() + 1_000, 'roster read'), 42);
+});
+
+test('a store that fails before the deadline passes its own error through', async (t) => {
+  const e = await t.throwsAsync(beforeDeadline(Promise.reject(new Error('connection refused')), Date.now() + 1_000, 'roster read'));
+  t.is(e?.message, 'connection refused');
+});
+
+test('a store that has not answered by the deadline is given up with DeadlinePassed naming the store', async (t) => {
+  const e = await t.throwsAsync(beforeDeadline(never(), Date.now() + 30, 'group commit'), { instanceOf: DeadlinePassed });
+  t.regex(e!.message, /^group commit: no answer before the deadline/);
+});
+
+test('a deadline already passed gives up at once', async (t) => {
+  await t.throwsAsync(beforeDeadline(never(), Date.now() - 10, 'reserve'), { instanceOf: DeadlinePassed });
+});
+
+test('calls whose deadlines share a slot each get their own DeadlinePassed', async (t) => {
+  const deadline = Date.now() + 40;
+  const results = await Promise.allSettled([
+    beforeDeadline(never(), deadline, 'roster read'),
+    beforeDeadline(never(), deadline + (DEADLINE_SLOT_MS - 1) - (deadline % DEADLINE_SLOT_MS), 'reserve'),
+    beforeDeadline(Promise.resolve('answered'), deadline, 'group commit'),
+  ]);
+  t.deepEqual(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message.split(':')[0] : r.value)), ['roster read', 'reserve', 'answered']);
+});
