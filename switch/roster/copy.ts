@@ -76,6 +76,8 @@ const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const BYTEA_OID = 17;
 /** Days from 1970-01-01 to 2000-01-01, PostgreSQL's date epoch. */
 const PG_EPOCH_DAYS = 10_957;
+/** Fields up to this size are copied byte by byte. */
+const SMALL_COPY_BYTES = 32;
 
 /**
  * The field writers of PostgreSQL's binary COPY format, over a buffer that subclasses make room in.
@@ -149,9 +151,13 @@ abstract class FieldWriter {
   /** A bytea (or, for binary COPY, a text/varchar: its UTF-8 bytes) field of `src[start..start+length]`. */
   byteaOf(src: Buffer, start: number, length: number): this {
     this.room(4 + length);
-    this.buf.writeInt32BE(length, this.at);
-    src.copy(this.buf, this.at + 4, start, start + length);
-    this.at += 4 + length;
+    const buf = this.buf;
+    buf.writeInt32BE(length, this.at);
+    const at = this.at + 4;
+    // Buffer.copy costs ~150 ns a call whatever the size; a hash's 16 bytes go faster one by one.
+    if (length <= SMALL_COPY_BYTES) for (let i = 0; i < length; i++) buf[at + i] = src[start + i]!;
+    else src.copy(buf, at, start, start + length);
+    this.at = at + length;
     return this;
   }
 
@@ -179,8 +185,10 @@ abstract class FieldWriter {
       at += 8;
       for (const b of items) {
         buf.writeInt32BE(b.length, at);
-        b.copy(buf, at + 4);
-        at += 4 + b.length;
+        at += 4;
+        if (b.length <= SMALL_COPY_BYTES) for (let i = 0; i < b.length; i++) buf[at + i] = b[i]!;
+        else b.copy(buf, at);
+        at += b.length;
       }
     }
     this.at = at;

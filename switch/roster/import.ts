@@ -18,7 +18,7 @@ import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from 
 import { SeenFilter, SEEN_FILTER_BYTES } from './seen.ts';
 import {
   chunkSql, heldSql, rejectReason, CHUNK_COLUMNS, CHUNK_COPY_SQL, FRESH_COLUMNS, FRESH_COPY_SQL, FRESH_SQL, HELD_COPY_SQL,
-  KEYS_COLUMNS, KEYS_COPY_SQL, OUTCOME_COLUMNS, REJECTS_COUNT_SQL, REJECTS_SQL, STAGE_SQL, type Literals, type Outcome,
+  KEYS_COLUMNS, KEYS_COPY_SQL, LAST_ID_SQL, OUTCOME_COLUMNS, REJECTS_COUNT_SQL, REJECTS_SQL, STAGE_SQL, type Literals, type Outcome,
 } from './writes.ts';
 import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
@@ -128,6 +128,8 @@ export async function importRoster(
         (await conn.query('INSERT INTO roster_imports (campaign_code) VALUES ($1) RETURNING id', [campaign.code])).rows[0].id,
       );
       const fresh: boolean = (await conn.query(FRESH_SQL, [campaign.code])).rows[0].fresh;
+      // A first import's rows are those of the campaign with ids in (afterId, its last id] (writes.ts, FRESH_COPY_SQL).
+      const afterId: string | null = fresh ? (await conn.query(LAST_ID_SQL)).rows[0].id : null;
       await conn.query(STAGE_SQL);
       const literals: Literals = { campaign: conn.escapeLiteral(campaign.code), importId: String(importId) };
 
@@ -262,7 +264,7 @@ export async function importRoster(
               // In id_hash order (writes.ts, insertNew): the words compare as the bytes do.
               sorted.sortedRow(FRESH_COLUMNS, hashes.readUInt32BE(0)).byteaOf(campaignBytes, 0, campaignBytes.length)
                 .byteaOf(hashes, 0, IDENTIFIER_HASH_BYTES).byteaOf(hashes, IDENTIFIER_HASH_BYTES, IDENTIFIER_HASH_BYTES)
-                .date(row.birthDate).int8(amount).byteaArray(guardians).int8(importId);
+                .date(row.birthDate).int8(amount).byteaArray(guardians);
             }
           }
           if (++staged % IMPORT_BATCH_ROWS === 0) opts.onProgress?.({ phase: 'reading', rows, bytes });
@@ -289,10 +291,11 @@ export async function importRoster(
       const merged = [...rejections, ...sqlRejections].sort((a, b) => a.line - b.line).slice(0, keep);
 
       const { new: created, updated, unchanged } = counts;
+      const lastId: string | null = fresh ? (await conn.query(LAST_ID_SQL)).rows[0].id : null;
       await conn.query(
         `UPDATE roster_imports SET finished_at = clock_timestamp(), rows_read = $2, accepted_new = $3, accepted_updated = $4,
-                accepted_unchanged = $5, rejected = $6 WHERE id = $1`,
-        [importId, rows, created, updated, unchanged, rejected],
+                accepted_unchanged = $5, rejected = $6, first_import_after_id = $7, first_import_last_id = $8 WHERE id = $1`,
+        [importId, rows, created, updated, unchanged, rejected, afterId, lastId],
       );
       await conn.query('COMMIT');
       summary = {
@@ -344,14 +347,28 @@ export class ChangeHandlerError extends Error {
 
 /** The ids of the beneficiaries an import inserted or changed (and no later import touched since), in batches. */
 export async function* changedBeneficiaryIds(db: Knex, importId: number, batchIds = CHANGED_BATCH_IDS): AsyncGenerator<number[]> {
+  const imp: { campaign_code: string; first_import_after_id: string | null; first_import_last_id: string | null } | undefined =
+    await db('roster_imports').where({ id: importId }).first('campaign_code', 'first_import_after_id', 'first_import_last_id');
+  if (!imp) return;
   let after = 0;
   for (;;) {
-    const rows: { id: string }[] = await db('beneficiaries')
-      .select('id')
-      .where('last_import_id', importId)
-      .andWhere('id', '>', after)
-      .orderBy('id')
-      .limit(batchIds);
+    const rows: { id: string }[] =
+      imp.first_import_last_id === null
+        ? await db('beneficiaries')
+          .select('id')
+          .where('last_import_id', importId)
+          .andWhere('id', '>', after)
+          .orderBy('id')
+          .limit(batchIds)
+        : // A first import (migration 006): its rows are the campaign's in its range of ids that no later import changed.
+          await db('beneficiaries')
+            .select('id')
+            .where('campaign_code', imp.campaign_code)
+            .andWhere('id', '>', Math.max(after, Number(imp.first_import_after_id)))
+            .andWhere('id', '<=', imp.first_import_last_id)
+            .andWhere((w) => w.whereNull('last_import_id').orWhere('last_import_id', importId))
+            .orderBy('id')
+            .limit(batchIds);
     if (rows.length === 0) return;
     const ids = rows.map((r) => Number(r.id));
     yield ids;
@@ -359,3 +376,4 @@ export async function* changedBeneficiaryIds(db: Knex, importId: number, batchId
     if (rows.length < batchIds) return;
   }
 }
+

@@ -32,9 +32,14 @@ export const CHUNK_COPY_SQL =
 // see insertNew), its keys into roster_keys for the exact check of the held rows, and the held rows into roster_held.
 // One COPY into the roster writes its rows in batches (fewer WAL records) through a small ring of buffers, where an
 // INSERT ... SELECT from the stage reads and writes every row twice and pushes the indexes' pages out of the cache.
-export const FRESH_COLUMNS = 7;
-export const FRESH_COPY_SQL = `COPY beneficiaries (campaign_code, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes, last_import_id)
+// These rows keep last_import_id NULL: the import marks them by the range of ids it could take (LAST_ID_SQL before and
+// after; migration 006), not with an index entry each.
+export const FRESH_COLUMNS = 6;
+export const FRESH_COPY_SQL = `COPY beneficiaries (campaign_code, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes)
   FROM STDIN (FORMAT binary)`;
+/** The last id handed out for a beneficiary so far, by any transaction (0 before the first). */
+export const LAST_ID_SQL =
+  `SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('beneficiaries', 'id')::regclass), 0)::text AS id`;
 export const KEYS_COLUMNS = 3;
 export const KEYS_COPY_SQL = `COPY roster_keys (line, id_hash, nhi_hash) FROM STDIN (FORMAT binary)`;
 /** roster_held takes the held rows in roster_chunk's columns (CHUNK_COLUMNS). */

@@ -256,6 +256,40 @@ test('after commit, onChanged gets the ids inserted or changed, and nothing for 
   t.not(first.importId, changed.importId);
 });
 
+test("a first import's changed ids are its campaign's rows that no later import changed, whatever was inserted meanwhile", async (t) => {
+  const ids = async (importId: number) => {
+    const all: number[] = [];
+    for await (const batch of changedBeneficiaryIds(tdb.db, importId, 2)) all.push(...batch);
+    return all;
+  };
+  const a = await campaign();
+  const b = await campaign();
+  const fileA = [HEADER, ...[...syntheticRoster({ seed: 21, count: 5 }).csv()].join('').trimEnd().split('\n').slice(1)];
+  const fileB = [HEADER, ...[...syntheticRoster({ seed: 22, count: 3 }).csv()].join('').trimEnd().split('\n').slice(1)];
+  const firstA = await load(a, [...fileA, fileA[2]!]); // a repeat: held back, rejected
+  const firstB = await load(b, fileB);
+  t.like(firstA, { new: 5, rejected: 1 });
+  const rowsA = (await tdb.db('beneficiaries').where({ campaign_code: a }).orderBy('id').select('id')).map((r) => Number(r.id));
+  const rowsB = (await tdb.db('beneficiaries').where({ campaign_code: b }).orderBy('id').select('id')).map((r) => Number(r.id));
+  t.deepEqual(await ids(firstA.importId), rowsA);
+  t.deepEqual(await ids(firstB.importId), rowsB);
+
+  // A later import changes one of A's rows and adds one: they are its own, no longer the first import's.
+  const changedLine = fileA[3]!.replace(/,[0-9-]{10},/, ',1950-01-01,');
+  const later = await load(a, [...fileA.slice(0, 3), changedLine, ...fileA.slice(4), '000012345678,A123456789,1980-05-01,']);
+  t.like(later, { new: 1, updated: 1, unchanged: 4 });
+  const [changed] = await lookupByLine(a, changedLine);
+  const added = (await tdb.db('beneficiaries').where({ campaign_code: a }).orderBy('id', 'desc').first('id')).id;
+  t.deepEqual(await ids(firstA.importId), rowsA.filter((id) => id !== changed));
+  t.deepEqual(await ids(later.importId), [changed!, Number(added)].sort((x, y) => x - y));
+  t.deepEqual(await ids(firstB.importId), rowsB);
+});
+
+async function lookupByLine(code: string, line: string): Promise<number[]> {
+  const r = await lookupCard(tdb.db, code, hashNhi(code, line.split(',')[0]!));
+  return r.status === 'unknown' ? [] : [r.entry.beneficiaryId];
+}
+
 test('a failing onChanged leaves the import committed and reports its summary', async (t) => {
   const code = await campaign();
   const e = await t.throwsAsync(load(code, EXAMPLE, { onChanged: () => Promise.reject(new Error('redis down')) }), {
