@@ -34,6 +34,11 @@ export const IMPORT_BATCH_ROWS = 10_000;
 export const IMPORT_CHUNK_ROWS = 100_000;
 /** The first chunk: PostgreSQL starts this soon; each next chunk doubles, up to IMPORT_CHUNK_ROWS. */
 const FIRST_CHUNK_ROWS = 10_000;
+/**
+ * Chunks queued in PostgreSQL at most while the next is read: with two, PostgreSQL (the slower side) finds the next
+ * chunk there when it ends one, even when JavaScript was held up by a neighbour on the CPU.
+ */
+const MAX_CHUNKS_QUEUED = 2;
 /** Rows checked between two turns of the event loop: PostgreSQL's answers are taken up within a few milliseconds. */
 const YIELD_ROWS = 2_000;
 /** Bytes of staged rows per COPY message. */
@@ -109,14 +114,21 @@ export async function importRoster(
   let campaign: Campaign;
   try {
     await conn.query('BEGIN');
-    // A chunk's statements may be queued on the connection when reading fails: they must fail or finish before the ROLLBACK.
-    let inflight: Promise<void> = Promise.resolve();
+    // Chunks' statements may be queued on the connection when reading fails: they must fail or finish before the ROLLBACK.
+    const inflight: Promise<void>[] = [];
+    /** Waits until fewer than `n` chunks are queued in PostgreSQL (rethrowing what failed). */
+    const queuedBelow = async (n: number) => {
+      while (inflight.length >= n) await inflight.shift();
+    };
     try {
       await conn.query(`SET LOCAL statement_timeout = ${IMPORT_STATEMENT_TIMEOUT_MS}`);
       await conn.query(`SET LOCAL work_mem = '256MB'`);
       // Each chunk's statements are planned anew, and their estimated cost is high enough for PostgreSQL to compile
       // them (JIT): measured 0.4 s a statement, several times the work itself. Nothing here runs long enough to repay it.
       await conn.query(`SET LOCAL jit = off`);
+      // The commit need not wait for its WAL to reach the disk: an import is all or nothing and can be run again, so a
+      // crash that loses a just-committed import only means running it again (the server stays consistent either way).
+      await conn.query(`SET LOCAL synchronous_commit = off`);
       // Holds off a concurrent purge, open or close of this campaign until the import is in; one import at a time.
       const st = await conn.query('SELECT state FROM campaigns WHERE code = $1 FOR SHARE', [campaign0.code]);
       await conn.query(`SELECT pg_advisory_xact_lock(hashtext('roster-import:' || $1::text))`, [campaign0.code]);
@@ -171,11 +183,11 @@ export async function importRoster(
           const chunk = data;
           data = [];
           out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
-          await inflight; // one chunk in PostgreSQL while the next is read
+          await queuedBelow(MAX_CHUNKS_QUEUED); // chunks in PostgreSQL while the next is read
           // Queued together: pg sends the statements as soon as the COPY is done, whatever JavaScript is doing then.
           const copied = copyAll(conn, CHUNK_COPY_SQL, chunk);
           const applied = conn.query(chunkSql(literals, fresh)) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
-          inflight = Promise.all([copied, applied]).then(([, results]) => addCounts(results));
+          inflight.push(Promise.all([copied, applied]).then(([, results]) => addCounts(results)));
         } else {
           keysOut.finish();
           const keys = keyData;
@@ -190,14 +202,14 @@ export async function importRoster(
           const rowsOut = new BinaryRows(COPY_CHUNK_BYTES, (b) => rowData.push(b));
           sorted.writeTo(rowsOut);
           rowsOut.finish();
-          await inflight; // one chunk in PostgreSQL while the next is read
+          await queuedBelow(MAX_CHUNKS_QUEUED); // chunks in PostgreSQL while the next is read
           const copies = [copyAll(conn, FRESH_COPY_SQL, rowData), copyAll(conn, KEYS_COPY_SQL, keys)];
           if (heldRows) copies.push(copyAll(conn, HELD_COPY_SQL, heldRows));
-          inflight = Promise.all(copies).then(([inserted]) => {
+          inflight.push(Promise.all(copies).then(([inserted]) => {
             counts.new += inserted!;
-          });
+          }));
         }
-        inflight.catch(() => {}); // awaited at the next chunk or at the end
+        inflight[inflight.length - 1]!.catch(() => {}); // awaited before a later chunk or at the end
       };
       const reject = (line: number, reason: string) => {
         rejected++;
@@ -276,7 +288,7 @@ export async function importRoster(
       // ---- writing: the last chunk ----
       opts.onProgress?.({ phase: 'writing', rows, bytes });
       if (inChunk > 0) await sendChunk();
-      await inflight;
+      await queuedBelow(1);
 
       // ---- checking: the held rows against the keys of every staged row; those that repeat none are applied ----
       opts.onProgress?.({ phase: 'checking', rows, bytes });
@@ -311,7 +323,7 @@ export async function importRoster(
       };
       opts.onProgress?.({ phase: 'done', rows, bytes });
     } catch (e) {
-      await inflight.catch(() => {});
+      await Promise.allSettled(inflight);
       await conn.query('ROLLBACK').catch(() => {});
       throw e;
     }

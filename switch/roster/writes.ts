@@ -129,16 +129,19 @@ export function chunkSql(l: Literals, fresh: boolean): string {
 
 // Within the file, an id_no or an NHI number is taken by its first occurrence among the rows that passed the row
 // checks; every later row repeating it is rejected (a file that lists a person twice does not say which row is right).
-// Only held rows can repeat an earlier one; their keys are looked for among the keys of every staged row.
+// Only held rows can repeat an earlier one; their keys are looked for among the keys of every staged row, in one pass
+// over them (both keys hashed; the keys of a million rows are read once, not once per key and again to ANALYZE them).
 export function heldSql(l: Literals, fresh: boolean): string {
   return [
-    `ANALYZE roster_keys`,
     `ANALYZE roster_held`,
+    `CREATE TEMP TABLE roster_held_keys ON COMMIT DROP AS
+       SELECT line, id_hash, nhi_hash FROM roster_keys
+        WHERE id_hash IN (SELECT id_hash FROM roster_held) OR nhi_hash IN (SELECT nhi_hash FROM roster_held)`,
     `UPDATE roster_held h SET reject = 'dup-id', first_line = d.first
-       FROM (SELECT id_hash, min(line) AS first FROM roster_keys WHERE id_hash IN (SELECT id_hash FROM roster_held) GROUP BY id_hash) d
+       FROM (SELECT id_hash, min(line) AS first FROM roster_held_keys GROUP BY id_hash) d
       WHERE h.id_hash = d.id_hash AND d.first < h.line`,
     `UPDATE roster_held h SET reject = 'dup-nhi', first_line = d.first
-       FROM (SELECT nhi_hash, min(line) AS first FROM roster_keys WHERE nhi_hash IN (SELECT nhi_hash FROM roster_held) GROUP BY nhi_hash) d
+       FROM (SELECT nhi_hash, min(line) AS first FROM roster_held_keys GROUP BY nhi_hash) d
       WHERE h.nhi_hash = d.nhi_hash AND d.first < h.line AND h.reject IS NULL`,
     `INSERT INTO roster_rejects SELECT line, reject, first_line FROM roster_held WHERE reject IS NOT NULL`,
     ...applySql(l, `SELECT line, id_hash, nhi_hash, birth_date, amount_minor, guardian_hashes FROM roster_held WHERE reject IS NULL`, fresh),
