@@ -4,7 +4,7 @@
 //  - a trivial echo server's round trips/s with the same framing, connections and requests in flight;
 //  - the switch's durable approvals/s through the whole path (decode, rules, Redis, PostgreSQL group commit, encode),
 //    with p50/p99/max latency, and the ratio to the echo rate;
-//  - latency at half the maximum rate.
+//  - latency at half and at a quarter of the maximum rate, and at 100/s.
 //   npm run bench -- [--roster 1000000] [--connections 100] [--in-flight 4] [--duration-s 10]
 // Uses its own fresh database and Redis logical DB, and drops them after.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -159,11 +159,15 @@ try {
   console.log(line(`switch at half the maximum rate (${fmt(approvalRate / 2)}/s offered)`, half));
   console.log(lastCpu);
   console.log(`p99 at half rate: ${ms(half.latencyMs.p99)} (target <= 10 ms)`);
+  // Where the latency bends: a quarter of the maximum, between half and the bare path.
+  const quarter = await phase('Q', approvalRate / 4);
+  console.log(line(`switch at a quarter of the maximum rate (${fmt(approvalRate / 4)}/s offered)`, quarter));
+  console.log(lastCpu);
   const light = await phase('L', 100);
   console.log(line('switch at 100/s (the latency of the path itself, no queueing)', light));
   console.log(lastCpu);
   const n = Number((await tdb.db('withdrawals').count<{ n: string }[]>('* as n'))[0]!.n);
-  const seenApprovals = approvals + (half.codes['00'] ?? 0) + (light.codes['00'] ?? 0);
+  const seenApprovals = approvals + (half.codes['00'] ?? 0) + (quarter.codes['00'] ?? 0) + (light.codes['00'] ?? 0);
   const states = await tdb.db('withdrawals').select('state').count('* as n').groupBy('state');
   const standing = states.filter((r) => r.state !== 'VOIDED').reduce((a, r) => a + Number(r.n), 0);
   console.log(
