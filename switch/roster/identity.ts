@@ -17,12 +17,6 @@ const LETTER_VALUE: Readonly<Record<string, number>> = {
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const WEIGHTS = [1, 9, 8, 7, 6, 5, 4, 3, 2, 1, 1] as const;
 
-const FORMATS: ReadonlyArray<[IdKind, RegExp]> = [
-  ['national', /^[A-Z][12][0-9]{8}$/],
-  ['resident', /^[A-Z][89][0-9]{8}$/],
-  ['resident-old', /^[A-Z][A-D][0-9]{8}$/],
-];
-
 export type IdCheck = { ok: true; kind: IdKind } | { ok: false; problem: 'format' | 'check-digit' };
 
 /** The weighted sum of the first 9 characters (without the check digit), modulo 10. */
@@ -36,9 +30,25 @@ function partialSum(s: string): number {
   return sum % 10;
 }
 
+/** The kind of number `s` is written as (the three forms above), by its characters: no regular expression per number checked. */
+function idFormat(s: string): IdKind | null {
+  if (s.length !== 10) return null;
+  const c0 = s.charCodeAt(0);
+  if (c0 < 65 || c0 > 90) return null; // A-Z
+  for (let i = 2; i < 10; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return null;
+  }
+  const c1 = s.charCodeAt(1);
+  if (c1 === 49 || c1 === 50) return 'national'; // 1, 2
+  if (c1 === 56 || c1 === 57) return 'resident'; // 8, 9
+  if (c1 >= 65 && c1 <= 68) return 'resident-old'; // A-D
+  return null;
+}
+
 /** Says which kind of number `s` is, or why it is not one. */
 export function checkIdNumber(s: string): IdCheck {
-  const kind = FORMATS.find(([, re]) => re.test(s))?.[0];
+  const kind = idFormat(s);
   if (!kind) return { ok: false, problem: 'format' };
   return (partialSum(s) + (s.charCodeAt(9) - 48)) % 10 === 0 ? { ok: true, kind } : { ok: false, problem: 'check-digit' };
 }
@@ -55,7 +65,12 @@ export function idCheckDigit(prefix: string): string {
 
 /** The beneficiary's NHI card number: 12 digits. The card carries no public check digit, so the format is all there is. */
 export function isValidNhiCardNumber(s: string): boolean {
-  return /^[0-9]{12}$/.test(s);
+  if (s.length !== 12) return false;
+  for (let i = 0; i < 12; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
 }
 
 // ---- synthetic numbers -------------------------------------------------------------------------------------------

@@ -52,11 +52,21 @@ export type RowResult = { ok: true; row: CheckedRow } | { ok: false; reason: str
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
+function digitAt(s: string, i: number): number {
+  return s.charCodeAt(i) - 48;
+}
+
 /** A real calendar date written YYYY-MM-DD. */
 export function isIsoDate(s: string): boolean {
-  const m = /^([0-9]{4})-([0-9]{2})-([0-9]{2})$/.exec(s);
-  if (!m) return false;
-  const y = Number(m[1]), mo = Number(m[2]), d = Number(m[3]);
+  // By its characters, without a regular expression and its substrings: this runs for every row of a roster.
+  if (s.length !== 10 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return false; // '-'
+  for (let i = 0; i < 10; i++) {
+    const c = s.charCodeAt(i);
+    if (i !== 4 && i !== 7 && (c < 48 || c > 57)) return false;
+  }
+  const y = digitAt(s, 0) * 1000 + digitAt(s, 1) * 100 + digitAt(s, 2) * 10 + digitAt(s, 3);
+  const mo = digitAt(s, 5) * 10 + digitAt(s, 6);
+  const d = digitAt(s, 8) * 10 + digitAt(s, 9);
   if (mo < 1 || mo > 12 || d < 1) return false;
   const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
   return d <= (mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!);
