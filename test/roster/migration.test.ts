@@ -8,6 +8,10 @@ import { MIGRATIONS_DIR, migrate } from '../../switch/db.ts';
 import { campaignKey, hashIdentifier } from '../../switch/roster/hashing.ts';
 import { lookupCard } from '../../switch/roster/store.ts';
 import { createHmac } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createCampaign } from '../../switch/campaigns.ts';
+import { importRoster } from '../../switch/roster/import.ts';
+import { syntheticRoster } from '../../switch/roster/synthetic.ts';
 
 // Migration 005 reshapes rosters that exist: a database migrated before it, holding 32-byte hashes and current cards
 // in nhi_cards, must come out with the same people answering to the same (now 16-byte) hashes.
@@ -64,6 +68,31 @@ test('005 refuses to run on a roster with a beneficiary that has no current card
     await tdb.db('campaigns').insert({ code: 'OLD', name: 'old', amount_minor: 600_000 });
     await tdb.db('beneficiaries').insert({ campaign_code: 'OLD', id_hash: Buffer.alloc(32, 1), birth_date: '1980-01-01', amount_minor: 600_000 });
     await t.throwsAsync(migrate(tdb.db), { message: /1 beneficiaries have no current NHI card/ });
+  } finally {
+    await tdb.drop();
+  }
+});
+
+test("006: a first import's rows keep last_import_id NULL and out of its index; undone, they get their import's id back", async (t) => {
+  const tdb = await freshDatabase();
+  try {
+    await createCampaign(tdb.db, { code: 'FIRST' });
+    await createCampaign(tdb.db, { code: 'LATER' });
+    const csv = (seed: number) => Readable.from([[...syntheticRoster({ seed, count: 20 }).csv()].join('')]);
+    const first = await importRoster(tdb.db, 'FIRST', csv(1), { identityKey: 'k' });
+    await importRoster(tdb.db, 'LATER', Readable.from(['nhi_card_no,id_no,birth_date,guardian_ids\n000012345678,A123456789,1980-05-01,\n']), { identityKey: 'k' });
+    const later = await importRoster(tdb.db, 'LATER', csv(2), { identityKey: 'k' }); // not a first import: rows marked
+    const marks = async (code: string) =>
+      (await tdb.db('beneficiaries').where({ campaign_code: code }).select('last_import_id')).map((r) => r.last_import_id && Number(r.last_import_id));
+    t.deepEqual(await marks('FIRST'), Array(20).fill(null));
+    t.deepEqual((await marks('LATER')).filter((m) => m === later.importId).length, 20);
+    const def = async () => (await tdb.db.raw(`SELECT indexdef FROM pg_indexes WHERE indexname = 'beneficiaries_last_import'`)).rows[0].indexdef;
+    t.regex(await def(), /WHERE \(last_import_id IS NOT NULL\)/);
+
+    await tdb.db.migrate.down({ name: '006_first_import_marker.ts' });
+    t.deepEqual(await marks('FIRST'), Array(20).fill(first.importId));
+    t.notRegex(await def(), /WHERE/);
+    t.deepEqual((await marks('LATER')).filter((m) => m === later.importId).length, 20);
   } finally {
     await tdb.drop();
   }
