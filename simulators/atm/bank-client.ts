@@ -2,7 +2,7 @@
 // connection with the project's framing and codec. Requests may be pipelined; answers are matched by DE41+DE11+DE7.
 import net from 'node:net';
 import { LIMITS } from '../../switch/config.ts';
-import { decode, encode, frame, FrameDecoder, type IsoMessage } from '../../switch/iso8583/index.ts';
+import { decode, encode, frame, onFrames, type IsoMessage } from '../../switch/iso8583/index.ts';
 import { requestKey, responseKey } from '../bank/fields.ts';
 import {
   atmAdviceMessage,
@@ -75,7 +75,6 @@ export class BankClient implements AtmBackend {
       const { host, port, connect_timeout_ms } = this.options;
       const socket = net.createConnection({ host, port });
       socket.setNoDelay(true);
-      const frames = new FrameDecoder(LIMITS.MAX_FRAME_BYTES);
       const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), connect_timeout_ms);
       socket.once('connect', () => {
         clearTimeout(timer);
@@ -83,27 +82,18 @@ export class BankClient implements AtmBackend {
         this.connecting = null;
         resolve(socket);
       });
-      socket.on('data', (chunk) => {
-        let bodies: Buffer[];
+      onFrames(socket, LIMITS.MAX_FRAME_BYTES, (body) => {
+        let m: IsoMessage;
         try {
-          bodies = frames.push(chunk);
+          m = decode(body);
         } catch {
-          socket.destroy();
           return;
         }
-        for (const body of bodies) {
-          let m: IsoMessage;
-          try {
-            m = decode(body);
-          } catch {
-            continue;
-          }
-          const w = this.waiting.get(responseKey(m));
-          if (!w) continue;
-          this.waiting.delete(responseKey(m));
-          clearTimeout(w.timer);
-          w.resolve(m);
-        }
+        const w = this.waiting.get(responseKey(m));
+        if (!w) return;
+        this.waiting.delete(responseKey(m));
+        clearTimeout(w.timer);
+        w.resolve(m);
       });
       socket.on('error', (e) => {
         clearTimeout(timer);

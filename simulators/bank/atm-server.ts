@@ -3,7 +3,7 @@
 import net, { type AddressInfo } from 'node:net';
 import { LIMITS } from '../../switch/config.ts';
 import type { Logger } from '../../switch/log.ts';
-import { CodecError, decode, describe, describeBytes, encode, frame, FrameDecoder, type IsoMessage } from '../../switch/iso8583/index.ts';
+import { CodecError, decode, describe, describeBytes, encode, frame, onFrames, type IsoMessage } from '../../switch/iso8583/index.ts';
 import { respond } from '../../switch/handlers/respond.ts';
 import {
   answerOf,
@@ -67,31 +67,21 @@ export class AtmServer {
   private accept(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.setNoDelay(true);
-    const frames = new FrameDecoder(LIMITS.MAX_FRAME_BYTES);
     let inFlight = 0;
-    socket.on('data', (chunk) => {
-      let bodies: Buffer[];
-      try {
-        bodies = frames.push(chunk);
-      } catch {
-        socket.destroy();
+    onFrames(socket, LIMITS.MAX_FRAME_BYTES, (body) => {
+      if (inFlight >= this.options.max_in_flight_per_connection) {
+        this.logger.warn('ATM exceeded its in-flight limit; message dropped', { body: describeBytes(body) });
         return;
       }
-      for (const body of bodies) {
-        if (inFlight >= this.options.max_in_flight_per_connection) {
-          this.logger.warn('ATM exceeded its in-flight limit; message dropped', { body: describeBytes(body) });
-          continue;
-        }
-        inFlight++;
-        this.inFlight++;
-        this.handle(body)
-          .then((exchange) => (exchange ? this.answer(socket, exchange) : undefined))
-          .catch((e: Error) => this.logger.error('ATM message failed', { error: e.message }))
-          .finally(() => {
-            inFlight--;
-            this.inFlight--;
-          });
-      }
+      inFlight++;
+      this.inFlight++;
+      this.handle(body)
+        .then((exchange) => (exchange ? this.answer(socket, exchange) : undefined))
+        .catch((e: Error) => this.logger.error('ATM message failed', { error: e.message }))
+        .finally(() => {
+          inFlight--;
+          this.inFlight--;
+        });
     });
     socket.on('error', () => {});
     socket.on('close', () => this.sockets.delete(socket));

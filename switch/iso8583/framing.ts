@@ -71,3 +71,21 @@ export class FrameDecoder {
     return bodies;
   }
 }
+
+/**
+ * Calls `onBody` with the body of each frame that arrives on `socket` (keep-alives are skipped). A frame that
+ * breaks the framing closes the connection: nothing after it can be trusted to start on a frame boundary.
+ */
+export function onFrames(socket: Pick<NodeJS.EventEmitter, 'on'> & { destroy(): void }, maxFrameBytes: number, onBody: (body: Buffer) => void): void {
+  const frames = new FrameDecoder(maxFrameBytes);
+  socket.on('data', (chunk: Buffer) => {
+    let bodies: Buffer[];
+    try {
+      bodies = frames.push(chunk);
+    } catch {
+      socket.destroy();
+      return;
+    }
+    for (const body of bodies) onBody(body);
+  });
+}

@@ -13,7 +13,7 @@ export {
   type FieldSpec,
   type FieldFormat,
 } from './profile.ts';
-export { FrameDecoder, FrameTooLargeError, frame, LENGTH_PREFIX_BYTES } from './framing.ts';
+export { FrameDecoder, FrameTooLargeError, frame, LENGTH_PREFIX_BYTES, onFrames } from './framing.ts';
 export { aesCmac, macFor, signMessage, verifyMac, MAC_BYTES } from './mac.ts';
 export { parseTlv, buildTlv } from './de48.ts';
 export { describe, describeBytes, maskPan } from './mask.ts';

@@ -1,7 +1,8 @@
 // partner-interface §2: 2-byte big-endian length frames, zero-length keep-alives, 2,048-byte maximum.
 import test from 'ava';
 import { LIMITS } from '../../switch/config.ts';
-import { FrameDecoder, FrameTooLargeError, frame } from '../../switch/iso8583/framing.ts';
+import { EventEmitter } from 'node:events';
+import { FrameDecoder, FrameTooLargeError, frame, onFrames } from '../../switch/iso8583/framing.ts';
 import { GOLDEN, bodyOf, frameOf } from './vectors.ts';
 
 const hex = (bs: Buffer[]) => bs.map((b) => b.toString('hex'));
@@ -103,4 +104,19 @@ test('a maximum above 65,535 bytes leaves only the 2-byte prefix as the limit', 
   const d = new FrameDecoder(64 * 1024);
   t.is(d.push(Buffer.concat([Buffer.from([0xff, 0xff]), Buffer.alloc(0xffff, 1)]))[0]?.length, 0xffff);
   t.throws(() => new FrameDecoder(-1), { instanceOf: RangeError });
+});
+
+test('onFrames() hands over each body as its frame completes, across chunks, skips keep-alives, and closes the connection on a frame too large', (t) => {
+  const socket = Object.assign(new EventEmitter(), { destroyed: 0, destroy() { this.destroyed++; } });
+  const bodies: string[] = [];
+  onFrames(socket, 8, (b) => bodies.push(b.toString()));
+  const two = Buffer.concat([frame(Buffer.from('abc')), frame(Buffer.alloc(0)), frame(Buffer.from('defg'))]);
+  socket.emit('data', two.subarray(0, 4));
+  t.deepEqual(bodies, []);
+  socket.emit('data', two.subarray(4));
+  t.deepEqual(bodies, ['abc', 'defg']);
+  t.is(socket.destroyed, 0);
+  socket.emit('data', Buffer.from([0x00, 0x09]));
+  t.is(socket.destroyed, 1);
+  t.deepEqual(bodies, ['abc', 'defg']);
 });
