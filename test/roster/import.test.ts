@@ -273,6 +273,13 @@ test("a first import's changed ids are its campaign's rows that no later import 
   const rowsB = (await tdb.db('beneficiaries').where({ campaign_code: b }).orderBy('id').select('id')).map((r) => Number(r.id));
   t.deepEqual(await ids(firstA.importId), rowsA);
   t.deepEqual(await ids(firstB.importId), rowsB);
+  // Rows held back (with a filter of one word, nearly all) are inserted at the end, marked with the import's id: they
+  // are its rows all the same.
+  const c = await campaign();
+  const allHeld = await load(c, fileB, { seenFilterBytes: 4 });
+  t.like(allHeld, { new: 3 });
+  t.true((await tdb.db('beneficiaries').where({ campaign_code: c, last_import_id: allHeld.importId })).length > 0);
+  t.deepEqual(await ids(allHeld.importId), (await tdb.db('beneficiaries').where({ campaign_code: c }).orderBy('id').select('id')).map((r) => Number(r.id)));
 
   // A later import changes one of A's rows and adds one: they are its own, no longer the first import's.
   const changedLine = fileA[3]!.replace(/,[0-9-]{10},/, ',1950-01-01,');
