@@ -16,12 +16,15 @@ export interface SwitchProcess {
 }
 
 /**
- * V8 flags the switch runs with (also in package.json's "switch" script). Young-generation collections done by the
- * main thread alone: on a box whose cores are busy with PostgreSQL and Redis, the parallel scavenger's helper threads
- * mostly waited for a core and the main thread waited for them. With that, a 16 MB young generation beat 64 MB
- * (switch CPU per approval at full load, interleaved runs: 105 and 89 µs against 122-126 and 98-101 µs).
+ * V8 flags the switch runs with (also in package.json's "switch" script).
+ * - A 64 MB young generation: at full load a withdrawal lives 50-130 ms, and with 16 MB a scavenge came every ~50 ms,
+ *   so most requests in flight were copied, then promoted, then collected again by mark-compact. With 64 MB they are
+ *   mostly gone when it runs. Measured with --trace-gc in the benchmark: scavenge time at full load 767 -> 371 ms per
+ *   4 s, at half rate 294 -> 138 ms; approvals/s over three interleaved runs 6,313-7,962 -> 7,386-7,997.
+ * - Collections by the main thread alone: on a box whose cores are busy with PostgreSQL and Redis, the parallel
+ *   scavenger's helper threads mostly waited for a core and the main thread waited for them.
  */
-export const SWITCH_NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=16'];
+export const SWITCH_NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=64'];
 
 export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000, nodeArgs: string[] = []): Promise<SwitchProcess> {
   // node itself, with tsx as a loader: the tsx CLI would fork a grandchild that a kill -9 leaves running.

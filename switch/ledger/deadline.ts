@@ -11,14 +11,24 @@ export function deadlineIn(ms: number): number {
   return Date.now() + ms;
 }
 
-export async function beforeDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlinePassed(what)), Math.max(0, deadline - Date.now()));
+export function beforeDeadline<T>(p: Promise<T>, deadline: number, what: string): Promise<T> {
+  // One promise, one timer and two callbacks per wait; no Promise.race, whose second promise and reactions (and an
+  // async frame around it) were an eighth of what the switch allocated per withdrawal.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(expire, Math.max(0, deadline - Date.now()), reject, what);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
   });
-  try {
-    return await Promise.race([p, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
+}
+
+function expire(reject: (e: unknown) => void, what: string): void {
+  reject(new DeadlinePassed(what));
 }
