@@ -26,12 +26,15 @@ function migrationsWithout(...skip: string[]): Knex.MigratorConfig['migrationSou
   };
 }
 
+/** The database as it was before 005: without it and the roster migrations written after it, which build on it. */
+const FROM_005 = ['005_current_card.ts', '006_first_import_marker.ts', '007_nhi_index_hash_first.ts'];
+
 const full = (key: Buffer, kind: string, value: string) => createHmac('sha256', key).update(`${kind}:${value}`).digest();
 
 test('005 moves current cards into their holders, keeps superseded ones, and truncates every hash to its first 16 bytes', async (t) => {
   const tdb = await freshDatabase(false);
   try {
-    await tdb.db.migrate.latest({ migrationSource: migrationsWithout('005_current_card.ts') });
+    await tdb.db.migrate.latest({ migrationSource: migrationsWithout(...FROM_005) });
     const key = campaignKey('identity', 'OLD');
     await tdb.db('campaigns').insert({ code: 'OLD', name: 'old', amount_minor: 600_000 });
     const [a] = await tdb.db('beneficiaries')
@@ -45,7 +48,7 @@ test('005 moves current cards into their holders, keeps superseded ones, and tru
       { campaign_code: 'OLD', nhi_hash: full(key, 'nhi', '000077777777'), beneficiary_id: a.id },
     ]);
 
-    t.deepEqual(await migrate(tdb.db), ['005_current_card.ts']);
+    t.deepEqual(await migrate(tdb.db), FROM_005);
 
     const cur = await lookupCard(tdb.db, 'OLD', hashIdentifier(key, 'nhi', '000077777777'));
     const old = await lookupCard(tdb.db, 'OLD', hashIdentifier(key, 'nhi', '000012345678'));
@@ -64,7 +67,7 @@ test('005 moves current cards into their holders, keeps superseded ones, and tru
 test('005 refuses to run on a roster with a beneficiary that has no current card, and says so', async (t) => {
   const tdb = await freshDatabase(false);
   try {
-    await tdb.db.migrate.latest({ migrationSource: migrationsWithout('005_current_card.ts') });
+    await tdb.db.migrate.latest({ migrationSource: migrationsWithout(...FROM_005) });
     await tdb.db('campaigns').insert({ code: 'OLD', name: 'old', amount_minor: 600_000 });
     await tdb.db('beneficiaries').insert({ campaign_code: 'OLD', id_hash: Buffer.alloc(32, 1), birth_date: '1980-01-01', amount_minor: 600_000 });
     await t.throwsAsync(migrate(tdb.db), { message: /1 beneficiaries have no current NHI card/ });
