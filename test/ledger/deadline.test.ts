@@ -30,3 +30,19 @@ test('calls with the same deadline each get their own DeadlinePassed, and one th
   ]);
   t.deepEqual(results.map((r) => (r.status === 'rejected' ? (r.reason as Error).message.split(':')[0] : r.value)), ['roster read', 'reserve', 'answered']);
 });
+
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+test.serial('a store that answers leaves no timer behind (nothing of the wait outlives it)', async (t) => {
+  const before = timers();
+  t.is(await beforeDeadline(Promise.resolve('answered'), Date.now() + 60_000, 'roster read'), 'answered');
+  await t.throwsAsync(beforeDeadline(Promise.reject(new Error('refused')), Date.now() + 60_000, 'roster read'));
+  t.is(timers(), before);
+});
+
+test('a store that fails after its deadline has passed is not an unhandled rejection', async (t) => {
+  const late = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('connection reset')), 30));
+  await t.throwsAsync(beforeDeadline(late, Date.now() + 5, 'group commit'), { instanceOf: DeadlinePassed });
+  await new Promise((r) => setTimeout(r, 60)); // ava fails the run on an unhandled rejection
+  t.pass();
+});
