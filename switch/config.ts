@@ -53,6 +53,8 @@ export const LIMITS = {
   /** A connection with no traffic at all (not even echo answers) for this long is closed. */
   IDLE_TIMEOUT_MS: 240_000,
   SHUTDOWN_DRAIN_MS: 10_000,
+  /** How often each instance re-reads the banks its connections signed on as (a removal or a new MAC key takes effect). */
+  BANK_RECHECK_INTERVAL_MS: 5_000,
   /** Redis and PostgreSQL calls on the money path: fail closed (91) well within a second. */
   STORE_TIMEOUT_MS: 800,
 } as const;

@@ -33,6 +33,7 @@ export class LinkServer {
   private readonly server: net.Server;
   private stan = 0;
   private readonly options: LinkOptions;
+  private recheck: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: LinkServerDeps) {
     this.options = { ...DEFAULT_LINK_OPTIONS, ...deps.options };
@@ -65,6 +66,8 @@ export class LinkServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        this.recheck = setInterval(() => void this.recheckBanks(), LIMITS.BANK_RECHECK_INTERVAL_MS);
+        this.recheck.unref();
         resolve(this.server.address() as AddressInfo);
       });
     });
@@ -94,8 +97,38 @@ export class LinkServer {
     return (code) => (code === certified ? this.deps.findBank(code) : Promise.resolve(null));
   }
 
+  /**
+   * Re-reads the bank of every signed-on connection. A bank removed (made inactive) meanwhile is signed off, so its
+   * financial traffic gets 91 from then on and a new sign-on gets 58; a bank whose MAC key changed is held with the
+   * new key. If the banks cannot be read, every connection keeps what it has: a database hiccup signs nobody off.
+   */
+  async recheckBanks(): Promise<void> {
+    const signedOn = [...this.sessions].filter((s) => s.bank !== null);
+    const now = new Map<string, Bank | null>();
+    try {
+      for (const code of new Set(signedOn.map((s) => s.bank!.code))) now.set(code, await this.deps.findBank(code));
+    } catch (e) {
+      this.deps.logger.warn('banks not re-read (connections keep their sign-on)', { error: (e as Error).message });
+      return;
+    }
+    for (const s of signedOn) {
+      const held = s.bank;
+      if (held === null || !now.has(held.code)) continue; // signed off or on meanwhile
+      const bank = now.get(held.code)!;
+      if (bank === null) {
+        this.deps.logger.warn('bank no longer participating: its connection is signed off', { bank: held.code, conn: s.id });
+        s.signOff();
+      } else if (!sameKey(bank.macKey, held.macKey)) {
+        this.deps.logger.info('bank MAC key changed: the connection uses the new one', { bank: held.code, conn: s.id });
+        s.bank = bank;
+      }
+    }
+  }
+
   /** Stops accepting, lets what is in flight finish within drain_ms, then closes every connection. */
   async close(drainMs: number = LIMITS.SHUTDOWN_DRAIN_MS): Promise<void> {
+    if (this.recheck) clearInterval(this.recheck);
+    this.recheck = null;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     const drained = Promise.all([...this.sessions].map((s) => s.idle()));
     let timer: NodeJS.Timeout | undefined;
@@ -104,4 +137,8 @@ export class LinkServer {
     for (const s of this.sessions) s.close('shutdown');
     await closed;
   }
+}
+
+function sameKey(a: Buffer | null, b: Buffer | null): boolean {
+  return a === null || b === null ? a === b : a.equals(b);
 }

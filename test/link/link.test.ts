@@ -111,6 +111,61 @@ test('after sign-off, financial requests get 91 again', async (t) => {
   await server.close(100);
 });
 
+test('a bank removed while signed on is signed off at the next bank check: 91 from then on, and its new sign-on gets 58', async (t) => {
+  await addBank(tdb.db, '813', 'Removed while signed on');
+  const { server, port } = await start(t);
+  const c = await signedOn(port, '813');
+  c.sendRaw(goldenFrame('withdrawal'));
+  t.is((await c.next()).fields[39], '96', 'signed on (no ledger here: 96)');
+  await server.recheckBanks();
+  c.sendRaw(goldenFrame('withdrawal'));
+  t.is((await c.next()).fields[39], '96', 'still active: still signed on');
+  await removeBank(tdb.db, '813');
+  await server.recheckBanks();
+  c.sendRaw(goldenFrame('withdrawal'));
+  t.is((await c.next()).fields[44], 'NOT_SIGNED_ON');
+  c.send({ mti: '0800', fields: { 7: '1203081500', 11: '000002', 32: '813', 70: '001' } });
+  t.is((await c.next()).fields[39], '58');
+  c.close();
+  await server.close(100);
+});
+
+test('a MAC key changed while signed on is used from the next bank check: the old key gets 63', async (t) => {
+  const oldKey = Buffer.alloc(16, 0x11);
+  const newKey = Buffer.alloc(16, 0x22);
+  await addBank(tdb.db, '814', 'Rekeyed', oldKey);
+  const { server, port } = await start(t);
+  const c = await signedOn(port, '814', oldKey);
+  await addBank(tdb.db, '814', 'Rekeyed', newKey);
+  c.send(msgOf('withdrawal'), oldKey);
+  t.is((await c.next()).fields[39], '96', 'before the check the connection still holds the old key');
+  await server.recheckBanks();
+  c.send(msgOf('withdrawal'), oldKey);
+  t.is((await c.next()).fields[39], '63');
+  c.send(msgOf('withdrawal'), newKey);
+  t.is((await c.next()).fields[39], '96');
+  c.close();
+  await server.close(100);
+});
+
+test('when the banks cannot be read, the bank check signs nobody off', async (t) => {
+  let down = false;
+  const server = new LinkServer({
+    findBank: (c) => (down ? Promise.reject(new Error('connection refused')) : findActiveBank(tdb.db, c)),
+    handlers: {},
+    logger: silentLogger,
+  });
+  const { port } = await server.listen(0, '127.0.0.1');
+  t.teardown(() => server.close(100));
+  const c = await signedOn(port, '004');
+  down = true;
+  await server.recheckBanks();
+  c.sendRaw(goldenFrame('withdrawal'));
+  t.is((await c.next()).fields[39], '96');
+  c.close();
+  await server.close(100);
+});
+
 test('a connection signed on as one bank cannot sign on as another (58)', async (t) => {
   const { server, port } = await start(t);
   const c = await signedOn(port, '004');
