@@ -1,9 +1,11 @@
-// The HTTP ops API. Today: health and the state of the partner links. It shows no personal data.
+// The HTTP ops API: health, the partner links and how fast they are answered, campaigns and settlement figures.
+// It shows no personal data.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Knex } from 'knex';
 import type { LinkServer } from '../link/server.ts';
 import { getCampaign, listCampaigns } from '../campaigns.ts';
 import { campaignFigures } from './totals.ts';
+import { BUCKET_BOUNDS_MS, percentileMs } from '../link/latency.ts';
 
 export interface AdminDeps {
   link: LinkServer;
@@ -36,6 +38,17 @@ export function createAdmin(deps: AdminDeps): FastifyInstance {
       ...s.stats,
     })),
   );
+  // How long the switch takes to answer, per MTI, since it started: from taking a request up to its answer written.
+  // The bucket counts let a caller subtract two readings to get any period's figures (the benchmark does).
+  app.get('/v1/latency', async () => ({
+    bucket_bounds_ms: BUCKET_BOUNDS_MS,
+    by_mti: Object.fromEntries(
+      Object.entries(deps.link.latencies.snapshot()).map(([mti, s]) => [
+        mti,
+        { count: s.count, p50_ms: percentileMs(s, 50), p90_ms: percentileMs(s, 90), p99_ms: percentileMs(s, 99), max_ms: s.maxMs, counts: s.counts },
+      ]),
+    ),
+  }));
   app.get('/v1/campaigns', async () => listCampaigns(deps.db));
   // Settlement figures per bank: counts and amounts only, never a person.
   app.get<{ Params: { code: string } }>('/v1/campaigns/:code/settlement', async (req, reply) => {

@@ -5,6 +5,7 @@ import { LIMITS } from '../config.ts';
 import type { Logger } from '../log.ts';
 import type { Bank } from '../banks.ts';
 import { systemClock, type Clock } from '../clock.ts';
+import { Latencies } from './latency.ts';
 import { DEFAULT_LINK_OPTIONS, Session, type LinkOptions, type RequestHandler } from './session.ts';
 
 export interface LinkServerDeps {
@@ -30,6 +31,8 @@ const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export class LinkServer {
   readonly sessions = new Set<Session>();
+  /** Time from taking a financial request up to its answer, per MTI, since the listener started (ops API). */
+  readonly latencies = new Latencies();
   private readonly server: net.Server;
   private stan = 0;
   private readonly options: LinkOptions;
@@ -81,6 +84,7 @@ export class LinkServer {
       nextStan: () => String((this.stan = (this.stan % 999_999) + 1)).padStart(6, '0'),
       logger: this.deps.logger,
       options: this.options,
+      latencies: this.latencies,
     });
     this.sessions.add(session);
     socket.on('close', () => this.sessions.delete(session));

@@ -14,6 +14,7 @@ import type { Clock } from '../clock.ts';
 import type { Outcome } from '../handlers/outcomes.ts';
 import { handleNetwork, type NetworkLink } from '../handlers/network.ts';
 import { formatProblem } from './requirements.ts';
+import type { Latencies } from './latency.ts';
 
 export interface RequestContext {
   bank: Bank;
@@ -48,6 +49,8 @@ export interface SessionDeps {
   clock: Clock;
   logger: Logger;
   options: LinkOptions;
+  /** Where the time from taking a financial request up to its answer is recorded, per MTI. */
+  latencies?: Latencies;
 }
 
 const FINANCIAL = new Set(['0200', '0220', '0221', '0420', '0421']);
@@ -157,6 +160,7 @@ export class Session implements NetworkLink {
   }
 
   private async process(body: Buffer): Promise<void> {
+    const takenAt = performance.now();
     let msg: IsoMessage | null = null;
     let error: CodecError | null = null;
     try {
@@ -207,6 +211,7 @@ export class Session implements NetworkLink {
       response = respond(msg, 'SYSTEM', this.settlementField(msg));
     }
     this.send(response, this.bank);
+    this.deps.latencies?.record(mti, performance.now() - takenAt);
   }
 
   private onResponse(msg: IsoMessage): void {

@@ -12,6 +12,7 @@ import { frame } from '../../switch/iso8583/framing.ts';
 import { signMessage, verifyMac } from '../../switch/iso8583/mac.ts';
 import { respond } from '../../switch/handlers/respond.ts';
 import { ManualClock } from '../../switch/clock.ts';
+import { createAdmin } from '../../switch/admin/server.ts';
 
 let tdb: TestDatabase;
 test.before(async () => {
@@ -162,6 +163,32 @@ test('when the banks cannot be read, the bank check signs nobody off', async (t)
   await server.recheckBanks();
   c.sendRaw(goldenFrame('withdrawal'));
   t.is((await c.next()).fields[39], '96');
+  c.close();
+  await server.close(100);
+});
+
+test('the ops API shows how long financial requests took, per MTI; sign-ons and the link\'s own declines are not counted', async (t) => {
+  const approve: RequestHandler = async (req) => respond(req, 'APPROVED');
+  const { server, port } = await start(t, {}, { '0200': approve, '0420': approve });
+  const admin = createAdmin({ link: server, db: tdb.db, checks: {} });
+  t.teardown(() => admin.close());
+  const early = await IsoClient.connect(port);
+  early.sendRaw(goldenFrame('withdrawal'));
+  t.is((await early.next()).fields[44], 'NOT_SIGNED_ON');
+  const c = await signedOn(port);
+  for (const name of ['withdrawal', 'withdrawal', 'partial-reversal']) {
+    c.sendRaw(goldenFrame(name));
+    t.is((await c.next()).fields[39], '00', name);
+  }
+  const body = (await admin.inject({ url: '/v1/latency' })).json();
+  t.deepEqual(Object.keys(body.by_mti).sort(), ['0200', '0420']);
+  t.is(body.by_mti['0200'].count, 2);
+  t.is(body.by_mti['0420'].count, 1);
+  const w = body.by_mti['0200'];
+  t.true(w.p50_ms > 0 && w.p50_ms <= w.p99_ms, JSON.stringify(w));
+  t.is(w.counts.length, body.bucket_bounds_ms.length + 1);
+  t.is(w.counts.reduce((a: number, b: number) => a + b, 0), 2);
+  early.close();
   c.close();
   await server.close(100);
 });
