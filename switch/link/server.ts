@@ -69,7 +69,11 @@ export class LinkServer {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
-        this.recheck = setInterval(() => void this.recheckBanks(), LIMITS.BANK_RECHECK_INTERVAL_MS);
+        // One check at a time: a database that hangs does not pile them up.
+        let running: Promise<void> | null = null;
+        this.recheck = setInterval(() => {
+          running ??= this.recheckBanks().finally(() => (running = null));
+        }, LIMITS.BANK_RECHECK_INTERVAL_MS);
         this.recheck.unref();
         resolve(this.server.address() as AddressInfo);
       });
