@@ -148,15 +148,21 @@ try {
     const w = body.by_mti['0200'];
     return w && { count: w.count, maxMs: w.max_ms, counts: w.counts };
   };
+  const copies = async () => (await (await fetch(`http://127.0.0.1:${sw.adminPort}/v1/roster-copies`)).json()) as { from_copy: number; from_postgres: number; reread: number };
   const phase = async (label: string, rate?: number) => {
     const before = await probe.sample();
     const insideBefore = await inside();
+    const copiesBefore = await copies();
     const r = await drive({
       port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
       next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), `${label}${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0'))),
     });
     const s = between(insideBefore, (await inside())!);
+    const c = await copies();
+    const fromCopy = c.from_copy - copiesBefore.from_copy;
+    const decided = fromCopy + c.from_postgres - copiesBefore.from_postgres;
     lastCpu = `  inside the switch (0200 taken up to answer written; bucket bounds, up to 9 % high): p50 ${ms(percentileMs(s, 50))}, p99 ${ms(percentileMs(s, 99))}\n` +
+      `  decided from the switch's in-memory roster copy: ${((fromCopy / Math.max(1, decided)) * 100).toFixed(1)} % (decided again from PostgreSQL: ${c.reread - copiesBefore.reread})\n` +
       `  ${cpuPerApproval(before, await probe.sample(), r.codes['00'] ?? 0)}`;
     return r;
   };

@@ -41,6 +41,7 @@ const admin = createAdmin({
   link,
   db,
   checks: { postgres: () => db.raw('select 1'), redis: () => redis.ping() },
+  rosterCopies: () => ledger.rosterCopies(),
 });
 
 // Signals are handled from the start: a SIGTERM during start-up drains too.

@@ -6,12 +6,15 @@ import type { LinkServer } from '../link/server.ts';
 import { getCampaign, listCampaigns } from '../campaigns.ts';
 import { campaignFigures } from './totals.ts';
 import { BUCKET_BOUNDS_MS, percentileMs } from '../link/latency.ts';
+import type { RosterCopiesStats } from '../ledger/roster-copies.ts';
 
 export interface AdminDeps {
   link: LinkServer;
   db: Knex;
   /** Named readiness checks (PostgreSQL, Redis …): each resolves when its store answers. */
   checks: Record<string, () => Promise<unknown>>;
+  /** The ledger's in-memory roster copies (counts and sizes only). */
+  rosterCopies?: () => RosterCopiesStats;
 }
 
 export function createAdmin(deps: AdminDeps): FastifyInstance {
@@ -49,6 +52,18 @@ export function createAdmin(deps: AdminDeps): FastifyInstance {
       ]),
     ),
   }));
+  // Withdrawals decided from this instance's in-memory copy of the roster, from a PostgreSQL read, and decided again
+  // from PostgreSQL because the copy was behind; and the copies held. Counts and sizes only.
+  app.get('/v1/roster-copies', async (_req, reply) => {
+    if (!deps.rosterCopies) return reply.code(404).send({ error: 'this instance keeps no roster copies' });
+    const s = deps.rosterCopies();
+    return {
+      from_copy: s.fromCopy,
+      from_postgres: s.fromPostgres,
+      reread: s.reread,
+      copies: s.copies.map((c) => ({ campaign: c.campaign, roster_version: c.version, cards: c.cards, bytes: c.bytes })),
+    };
+  });
   app.get('/v1/campaigns', async () => listCampaigns(deps.db));
   // Settlement figures per bank: counts and amounts only, never a person.
   app.get<{ Params: { code: string } }>('/v1/campaigns/:code/settlement', async (req, reply) => {

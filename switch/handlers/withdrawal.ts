@@ -1,19 +1,21 @@
 // 0200: withdrawal (DE3 010000) and entitlement inquiry (310000), partner-interface.md §5–7.
 // Checks in the §7 order from "duplicate" on (the link did MAC, format and sign-on); the rules are pure
 // (ledger/rules.ts); a withdrawal is approved only after Redis reserved it and PostgreSQL committed it.
+import { strict as assert } from 'node:assert';
 import type { IsoMessage } from '../iso8583/message.ts';
 import { parseTlv } from '../iso8583/de48.ts';
 import { LIMITS } from '../config.ts';
 import { hashIdentifier } from '../roster/hashing.ts';
 import type { Handler, LedgerCore, RequestContext } from '../ledger/core.ts';
 import type { CampaignInfo } from '../ledger/campaign-cache.ts';
-import { answered, recordAnswer, replay, replayStored, seenKeyOf } from '../ledger/dedupe.ts';
+import { answered, recordAnswer, replay, replayStored, Reread, seenKeyOf } from '../ledger/dedupe.ts';
 import { beforeDeadline, DeadlinePassed } from '../ledger/deadline.ts';
 import { InDoubtError } from '../ledger/pg.ts';
 import type { Answer, ReadResult, SeenKey } from '../ledger/journal.ts';
 import type { Submission } from '../ledger/group-commit.ts';
 import { amountMinor, n12 } from '../ledger/messages.ts';
-import { decideWithdrawal, type RosterEntry } from '../ledger/rules.ts';
+import { decideWithdrawal, PROCESSING, type RosterEntry } from '../ledger/rules.ts';
+import type { IndexedEntry } from '../ledger/roster-index.ts';
 import type { Reserved } from '../ledger/reservations.ts';
 import type { Outcome } from './outcomes.ts';
 import { settlementDate } from './respond.ts';
@@ -31,12 +33,37 @@ export function approvalCode(stan: string): string {
 export function withdrawalHandler(core: LedgerCore): Handler {
   return (req, ctx) => {
     const seen = seenKeyOf(req, ctx.body);
-    return core.keyLock.run(seen.cls + seen.key, () => handle(core, req, ctx, seen));
+    return core.keyLock.run(seen.cls + seen.key, async () => {
+      const deadline = Date.now() + LIMITS.STORE_TIMEOUT_MS;
+      try {
+        return await handle(core, req, ctx, seen, deadline, true);
+      } catch (e) {
+        if (!(e instanceof Reread)) throw e;
+        // Nothing of the first decision was committed (and its Redis reservation is undone): PostgreSQL decides now.
+        core.rosters.counts.reread++;
+        core.rosters.versionSeen(e.rosterVersion);
+        return handle(core, req, ctx, seen, deadline, false);
+      }
+    });
   };
 }
 
-async function handle(core: LedgerCore, req: IsoMessage, ctx: RequestContext, seen: SeenKey): Promise<IsoMessage> {
-  const deadline = Date.now() + LIMITS.STORE_TIMEOUT_MS;
+/** A card found in the in-memory roster, as the rules see it: no payout state (Redis and the group commit decide those). */
+function entryFromCopy(e: IndexedEntry): ReadResult {
+  const entry: RosterEntry = {
+    beneficiaryId: e.beneficiaryId, superseded: e.superseded, isSelf: e.isSelf, isGuardian: e.isGuardian, birthDate: e.birthDate, payout: null,
+  };
+  return { seen: null, tombstoned: false, entry, payoutStored: e.payoutStored };
+}
+
+/**
+ * `fromCopy`: a withdrawal whose card is in this instance's copy of the roster is decided without reading PostgreSQL;
+ * what it had no means to know (an answer already stored for the key, a tombstone, a roster changed since) the group
+ * commit finds, commits nothing, and the request is decided again from PostgreSQL (Reread).
+ */
+async function handle(
+  core: LedgerCore, req: IsoMessage, ctx: RequestContext, seen: SeenKey, deadline: number, fromCopy: boolean,
+): Promise<IsoMessage> {
   const now = core.clock.now();
   const de15 = { 15: settlementDate(now) };
   const unavailable: Answer = { outcome: 'UNAVAILABLE', extra: de15 };
@@ -45,15 +72,28 @@ async function handle(core: LedgerCore, req: IsoMessage, ctx: RequestContext, se
 
   const tags = parseTlv(req.fields[48] ?? '');
   let campaign: CampaignInfo | null;
-  let read: ReadResult;
+  let read: ReadResult | null = null;
+  let rosterVersion: string | undefined;
   try {
     campaign = await core.campaigns.select(tags.get('CP'), deadline);
     const hash = (kind: 'nhi' | 'id', tag: string) => (campaign ? hashIdentifier(campaign.hashKey, kind, tags.get(tag) ?? '') : null);
-    read = await beforeDeadline(
-      core.reads.submit({ seen, campaign: campaign?.code ?? null, nhiHash: hash('nhi', 'NH'), claimantHash: hash('id', 'ID') }),
-      deadline,
-      'roster read',
-    );
+    const nhiHash = hash('nhi', 'NH');
+    const claimantHash = hash('id', 'ID');
+    const copy = fromCopy && campaign && req.fields[3] === PROCESSING.WITHDRAWAL ? core.rosters.current(campaign.code) : null;
+    // A card the copy does not hold may have been imported since: PostgreSQL is asked.
+    const found = copy && nhiHash && claimantHash ? copy.lookup(nhiHash, claimantHash) : null;
+    if (found) {
+      read = entryFromCopy(found);
+      rosterVersion = copy!.version;
+      core.rosters.counts.fromCopy++;
+    } else {
+      read = await beforeDeadline(
+        core.reads.submit({ seen, campaign: campaign?.code ?? null, nhiHash, claimantHash }),
+        deadline,
+        'roster read',
+      );
+      core.rosters.counts.fromPostgres++;
+    }
   } catch (e) {
     core.logger.warn('withdrawal answered 91: PostgreSQL unavailable', { error: (e as Error).message });
     return answered(req, unavailable);
@@ -74,21 +114,22 @@ async function handle(core: LedgerCore, req: IsoMessage, ctx: RequestContext, se
     amountMinor: amount,
   });
   if (decision.outcome !== 'APPROVED') {
-    return recordAnswer(core, req, seen, { outcome: decision.outcome, extra: de15 }, unavailable, deadline);
+    return recordAnswer(core, req, seen, { outcome: decision.outcome, extra: de15 }, unavailable, deadline, rosterVersion);
   }
   if (decision.inquiry) {
     const answer: Answer = { outcome: 'APPROVED', extra: { ...de15, 54: remainingAmountField(decision.remainingMinor) } };
     return recordAnswer(core, req, seen, answer, unavailable, deadline);
   }
-  return reserve(core, req, seen, campaign!, read.entry!, read.payoutStored, amount, now, deadline, unavailable);
+  return reserve(core, req, seen, campaign!, read.entry!, read.payoutStored, amount, now, deadline, unavailable, rosterVersion);
 }
 
 async function reserve(
   core: LedgerCore, req: IsoMessage, seen: SeenKey, campaign: CampaignInfo, entry: RosterEntry, payoutStored: boolean,
-  amount: number, now: Date, deadline: number, unavailable: Answer,
+  amount: number, now: Date, deadline: number, unavailable: Answer, rosterVersion: string | undefined,
 ): Promise<IsoMessage> {
   const de15 = { 15: unavailable.extra[15]! };
   const no = (outcome: Outcome): Answer => ({ outcome, extra: de15 });
+  const record = (outcome: Outcome) => recordAnswer(core, req, seen, no(outcome), unavailable, deadline, rosterVersion);
   const id = entry.beneficiaryId;
   let epoch = core.recovery.epochOf(campaign.code);
   let gate: Reserved;
@@ -119,11 +160,11 @@ async function reserve(
     case 'NOT_READY':
       return answered(req, unavailable);
     case 'RESERVED':
-      return recordAnswer(core, req, seen, no('IN_PROGRESS'), unavailable, deadline);
+      return record('IN_PROGRESS');
     case 'PAID':
-      return recordAnswer(core, req, seen, no('ALREADY_COLLECTED'), unavailable, deadline);
+      return record('ALREADY_COLLECTED');
     case 'AMOUNT':
-      return recordAnswer(core, req, seen, no('AMOUNT_MISMATCH'), unavailable, deadline);
+      return record('AMOUNT_MISMATCH');
     case 'OK':
       break;
   }
@@ -142,6 +183,7 @@ async function reserve(
       windowMs: campaign.confirmationWindowMs,
       approve,
       decline: no,
+      rosterVersion,
     },
     deadline,
     abandoned: false,
@@ -149,8 +191,9 @@ async function reserve(
     reservedValue: gate.value ?? undefined,
     unavailable,
   };
+  let r;
   try {
-    const r = await beforeDeadline(core.commits.submit(submission), deadline, 'group commit');
+    r = await beforeDeadline(core.commits.submit(submission), deadline, 'group commit');
     switch (r.status) {
       case 'approved':
         core.scheduleSettlement(r.withdrawalId, campaign.confirmationWindowMs);
@@ -159,6 +202,8 @@ async function reserve(
         return answered(req, r.answer);
       case 'duplicate':
         return await replayStored(core, req, seen, deadline, de15);
+      case 'reread':
+        break; // thrown below, outside this catch
       default:
         return answered(req, unavailable);
     }
@@ -171,4 +216,6 @@ async function reserve(
     core.logger.warn('withdrawal answered 91: not committed', { error: (e as Error).message });
     return answered(req, unavailable);
   }
+  assert(r.status === 'reread', 'every other outcome of the group commit answered above');
+  throw new Reread(r.rosterVersion);
 }

@@ -11,6 +11,7 @@ import type { GroupCommit } from './group-commit.ts';
 import type { ReadQuery, ReadResult } from './journal.ts';
 import type { RedisRecovery } from './recovery.ts';
 import type { Reservations } from './reservations.ts';
+import type { RosterCopies } from './roster-copies.ts';
 
 export interface RequestContext {
   /** The signed-on bank (switch/banks.ts). */
@@ -28,6 +29,8 @@ export interface LedgerCore {
   campaigns: CampaignCache;
   recovery: RedisRecovery;
   reservations: Reservations;
+  /** In-memory copies of the open campaigns' rosters (withdrawals decided without a PostgreSQL read). */
+  rosters: RosterCopies;
   reads: Batcher<ReadQuery, ReadResult>;
   commits: GroupCommit;
   keyLock: KeyLock;

@@ -57,19 +57,29 @@ export async function replayStored(core: LedgerCore, req: IsoMessage, seen: Seen
   return replay(stored, req, seen, extra);
 }
 
+/** A decision made from the in-memory roster that PostgreSQL did not take (status 'reread'): decide it again from PostgreSQL. */
+export class Reread extends Error {
+  constructor(readonly rosterVersion: string) {
+    super('decided again from PostgreSQL');
+  }
+}
+
 /**
  * Stores an answer that changes nothing else (a decline, an inquiry) through the group commit, and gives it.
  * When it cannot be stored the answer is `unavailable` (91), which is never stored: a retransmission tries again.
+ * `rosterVersion`: decided from the in-memory roster at that version (throws Reread if PostgreSQL knows better).
  */
 export async function recordAnswer(
-  core: LedgerCore, req: IsoMessage, seen: SeenKey, answer: Answer, unavailable: Answer, deadline: number,
+  core: LedgerCore, req: IsoMessage, seen: SeenKey, answer: Answer, unavailable: Answer, deadline: number, rosterVersion?: string,
 ): Promise<IsoMessage> {
+  let r;
   try {
-    const r = await beforeDeadline(core.commits.submit({ op: { kind: 'record', seen, answer }, deadline, abandoned: false }), deadline, 'record');
+    r = await beforeDeadline(core.commits.submit({ op: { kind: 'record', seen, answer, rosterVersion }, deadline, abandoned: false }), deadline, 'record');
     if (r.status === 'duplicate') return await replayStored(core, req, seen, deadline, unavailable.extra);
-    return answered(req, r.status === 'stored' ? answer : unavailable);
   } catch (e) {
     core.logger.warn('answer not stored: 91 instead', { error: (e as Error).message });
     return answered(req, unavailable);
   }
+  if (r.status === 'reread') throw new Reread(r.rosterVersion);
+  return answered(req, r.status === 'stored' ? answer : unavailable);
 }

@@ -101,7 +101,7 @@ export class GroupCommit {
       if (s.op.kind !== 'reserve') return;
       if (r.status === 'approved' && s.abandoned) void this.inDoubt.add(doubtOf(s, true)!);
       else if (r.status === 'doubt') void this.inDoubt.add(doubtOf(s, false)!);
-      else if (r.status === 'duplicate') this.undo(s);
+      else if (r.status === 'duplicate' || r.status === 'reread') this.undo(s);
       else if (r.status === 'refused' || r.status === 'unstored') this.repair(s);
     });
     return results;

@@ -20,6 +20,7 @@ import { LEDGER_LIMITS } from './limits.ts';
 import { refreshBeneficiaries } from './opening.ts';
 import { withConnection } from './pg.ts';
 import { RedisRecovery, type RebuildReport } from './recovery.ts';
+import { RosterCopies, type RosterCopiesStats } from './roster-copies.ts';
 import { CAMPAIGNS_CHANNEL, Reservations } from './reservations.ts';
 
 export type { Handler, RequestContext } from './core.ts';
@@ -47,6 +48,8 @@ export interface LedgerDeps {
   jobs?: boolean;
   /** How long what a stopped switch left in doubt waits before it is voided (default LEDGER_LIMITS.IN_DOUBT_RECOVERY_DELAY_MS). */
   inDoubtRecoveryDelayMs?: number;
+  /** Decide withdrawals from an in-memory copy of each open campaign's roster (default on; off: every one reads PostgreSQL). */
+  rosterCopies?: boolean;
 }
 
 /** Settlement, purge and maintenance: what the jobs and the ops tools call. */
@@ -63,6 +66,8 @@ export interface LedgerOps extends Ledger {
   check(): Promise<void>;
   /** Reservations whose commit was in doubt, not yet voided. */
   inDoubt(): number;
+  /** The in-memory roster copies and how many withdrawals were decided from them. */
+  rosterCopies(): RosterCopiesStats;
 }
 
 /** Settlement and purge run off the money path; they may take this long per call. */
@@ -74,6 +79,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
   const recovery = new RedisRecovery({ db, reservations, logger });
   const campaigns = new CampaignCache(db, deps.identityKey);
   const commits = new GroupCommit({ db, clock, logger, reservations, recovery });
+  const rosters = new RosterCopies({ db, logger, enabled: deps.rosterCopies ?? true });
   const reads = new Batcher<ReadQuery, ReadResult>(
     (items) => withConnection(db, 'roster read', Date.now() + LIMITS.STORE_TIMEOUT_MS, (q) => readBatch(q, items)),
     {
@@ -120,6 +126,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     campaigns,
     recovery,
     reservations,
+    rosters,
     reads,
     commits,
     keyLock: new KeyLock(),
@@ -140,6 +147,8 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
       checking = (async () => {
         await campaigns.refresh();
         for (const c of campaigns.open()) await recovery.ensure(c.code);
+        // In the background: a copy of a million people takes seconds to load, and PostgreSQL answers meanwhile.
+        void rosters.sync(campaigns.open().map((c) => c.code), campaigns.rosterVersion);
         if (!recovered) {
           await commits.inDoubt.recover(deps.inDoubtRecoveryDelayMs ?? LEDGER_LIMITS.IN_DOUBT_RECOVERY_DELAY_MS);
           recovered = true;
@@ -160,6 +169,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
 
     async start() {
       await check();
+      await rosters.loadAll(campaigns.open().map((c) => c.code), campaigns.rosterVersion);
       subscriber = createRedis(deps.redisUrl, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
       subscriber.on('error', () => {}); // reconnects by itself; the periodic check covers the gap
       subscriber.on('message', () => void check());
@@ -175,6 +185,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
       monitor = null;
       await reads.stop();
       await commits.stop();
+      await rosters.stop();
       await toSchedule.flushAll();
       await jobs?.stop();
       await checking;
@@ -188,6 +199,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     rebuild: (campaign) => recovery.rebuild(campaign),
     check,
     inDoubt: () => commits.inDoubt.size,
+    rosterCopies: () => rosters.stats(),
   };
 }
 

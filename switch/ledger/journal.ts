@@ -173,6 +173,8 @@ export interface RecordOp {
   kind: 'record';
   seen: SeenKey;
   answer: Answer;
+  /** Decided from the in-memory copy of the roster loaded at this version (RosterIndex), without reading PostgreSQL. */
+  rosterVersion?: string;
 }
 
 export interface ReserveOp {
@@ -188,6 +190,8 @@ export interface ReserveOp {
   windowMs: number;
   approve: Answer;
   decline(outcome: Outcome): Answer;
+  /** As RecordOp's. */
+  rosterVersion?: string;
 }
 
 export type WriteOp = RecordOp | ReserveOp;
@@ -201,7 +205,12 @@ export type WriteResult =
   /** Nothing changed, but the answer could not be stored: answer 91. */
   | { status: 'unstored' }
   /** A reservation committed for a key someone else answered, and undoing it failed: it must be voided. */
-  | { status: 'doubt' };
+  | { status: 'doubt' }
+  /**
+   * Decided from the in-memory roster, but PostgreSQL knows more than that copy did (the roster changed since it was
+   * loaded, or the key already has an answer or a tombstone): nothing changed; decide again from PostgreSQL.
+   */
+  | { status: 'reread'; rosterVersion: string };
 
 /**
  * The group commit: every reservation and every answer of the batch in ONE statement, which PostgreSQL commits
@@ -230,7 +239,8 @@ export async function writeBatch(db: Knex, ops: WriteOp[], now: Date, deadline: 
   const lost: Array<{ i: number; withdrawalId: string }> = [];
   for (const r of rows) {
     const op = ops[r.ord]!;
-    if (op.kind === 'record') out[r.ord] = r.stored ? { status: 'stored', answer: op.answer } : { status: 'duplicate' };
+    if (r.reread !== null) out[r.ord] = { status: 'reread', rosterVersion: r.reread };
+    else if (op.kind === 'record') out[r.ord] = r.stored ? { status: 'stored', answer: op.answer } : { status: 'duplicate' };
     else if (r.withdrawal_id === null) refused.push(r.ord);
     else if (r.stored) out[r.ord] = { status: 'approved', withdrawalId: r.withdrawal_id, answer: op.approve };
     else lost.push({ i: r.ord, withdrawalId: r.withdrawal_id });
@@ -258,25 +268,31 @@ interface Row {
   ord: number;
   withdrawal_id: string | null;
   stored: boolean;
+  /** Decided again from PostgreSQL: the roster version PostgreSQL holds now. */
+  reread: string | null;
 }
 
 async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, now: Date): Promise<Row[]> {
-  const rows = await q.query<{ t: 'w' | 's'; k: string; withdrawal_id: string | null }>(
+  const rows = await q.query<{ t: 'w' | 's' | 'x'; k: string; withdrawal_id: string | null }>(
     `WITH i AS (
        -- The batch arrives as one JSON array: one JSON.stringify in the switch, one parse here (an array literal per
        -- column cost the switch more than building the rest of the statement).
        SELECT ord, kind, cls, msg_key, decode(body_hash, 'hex') AS body_hash, response::jsonb AS response, bid, amount, campaign,
-              acquirer, terminal, stan, transmitted, rrn, window_ms
+              acquirer, terminal, stan, transmitted, rrn, window_ms,
+              -- Decided from a copy of the roster (roster_version set): only if the roster is still what the copy held
+              -- (migration 008) and the key has no answer or tombstone yet, which that copy could not know.
+              roster_version IS NOT NULL AND (roster_version <> (SELECT version FROM roster_version WHERE one)
+                OR EXISTS (SELECT 1 FROM messages_seen m WHERE m.mti_class = i.cls AND m.msg_key = i.msg_key)) AS reread
          FROM json_to_recordset($1::json) AS i(ord int, kind text, cls text, msg_key text, body_hash text, response json, bid bigint,
                                                amount bigint, campaign text, acquirer text, terminal text, stan text,
-                                               transmitted text, rrn text, window_ms bigint)),
+                                               transmitted text, rrn text, window_ms bigint, roster_version bigint)),
      -- Share-locks the campaign: a close waits for reservations committing, later ones see it closed.
      c AS (SELECT code FROM campaigns WHERE code IN (SELECT campaign FROM i WHERE kind = 'reserve') AND state = 'open' FOR SHARE),
      -- Each CTE carries what the next needs in its RETURNING: joins between CTEs would be planned blind.
      r AS (
        UPDATE payouts p SET state = 'RESERVED', reserved_minor = i.amount, updated_at = $2
          FROM i JOIN c ON c.code = i.campaign
-        WHERE i.kind = 'reserve' AND p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
+        WHERE i.kind = 'reserve' AND NOT i.reread AND p.beneficiary_id = i.bid AND p.state = 'AVAILABLE' AND p.entitled_minor - p.paid_minor = i.amount
        RETURNING p.beneficiary_id, p.campaign_code, i.msg_key, i.acquirer, i.terminal, i.stan, i.transmitted, i.rrn, i.amount, i.window_ms,
                  i.cls, i.body_hash, i.response),
      w AS (
@@ -297,7 +313,7 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      s AS (
        INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
        SELECT a.cls, a.msg_key, a.body_hash, a.response, $2
-         FROM (SELECT cls, msg_key, body_hash, response FROM i WHERE kind = 'record'
+         FROM (SELECT cls, msg_key, body_hash, response FROM i WHERE kind = 'record' AND NOT reread
                UNION ALL SELECT cls, msg_key, body_hash, response FROM r) AS a
        ${ON_SEEN_CONFLICT}
        RETURNING mti_class, msg_key)
@@ -305,7 +321,9 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      -- planned from a guess of their sizes (the statement keeps one generic plan), a loop over both at worst.
      SELECT 'w' AS t, w.beneficiary_id::text AS k, w.id::text AS withdrawal_id FROM w
      UNION ALL
-     SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s`,
+     SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s
+     UNION ALL
+     SELECT 'x', i.ord::text, (SELECT version::text FROM roster_version WHERE one) FROM i WHERE i.reread`,
     [
       JSON.stringify(
         // One object shape for both kinds (no spreads): JSON.stringify walks them on its fast path.
@@ -315,7 +333,7 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
             ord: i, kind: op.kind, cls: op.seen.cls, msg_key: op.seen.key, body_hash: op.seen.hash.toString('hex'),
             response: r ? r.approve : (op as RecordOp).answer, bid: r?.beneficiaryId, amount: r?.amountMinor, campaign: r?.campaign,
             acquirer: r?.msg.acquirer, terminal: r?.msg.terminal, stan: r?.msg.stan, transmitted: r?.transmitted, rrn: r?.msg.rrn,
-            window_ms: r?.windowMs,
+            window_ms: r?.windowMs, roster_version: op.rosterVersion,
           };
         }),
       ),
@@ -325,14 +343,17 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
   // One reservation per entitlement and one request per key in a statement (writeBatch, KeyLock): the keys are unique.
   const reserved = new Map<string, string>();
   const stored = new Set<string>();
+  const reread = new Map<number, string>();
   for (const row of rows) {
     if (row.t === 'w') reserved.set(row.k, row.withdrawal_id!);
+    else if (row.t === 'x') reread.set(Number(row.k), row.withdrawal_id!);
     else stored.add(row.k);
   }
   return items.map(({ i, op }) => ({
     ord: i,
     withdrawal_id: op.kind === 'reserve' ? (reserved.get(op.beneficiaryId) ?? null) : null,
     stored: stored.has(`${op.seen.cls}|${op.seen.key}`),
+    reread: reread.get(i) ?? null,
   }));
 }
 

@@ -64,4 +64,11 @@ export const LEDGER_LIMITS = {
   IN_DOUBT_RECOVERY_DELAY_MS: 30_000,
   /** Reversal and advice transactions, settlement sweeps: statement and lock bound inside PostgreSQL. */
   TX_STATEMENT_TIMEOUT_MS: 800,
+  /**
+   * Cards (current and superseded) one in-process roster copy may hold (roster-index.ts): everyone in Taiwan and their
+   * replaced cards. 64 bytes each, 8-16 more in the hash table, 16 per guardian hash: ~2.2 GB for 30 M adults.
+   */
+  ROSTER_INDEX_MAX_ENTRIES: 30_000_000,
+  /** Rows fetched from PostgreSQL per round trip while a roster copy loads. */
+  ROSTER_INDEX_FETCH_ROWS: 50_000,
 } as const;

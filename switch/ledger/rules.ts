@@ -1,5 +1,6 @@
 // The entitlement rules of partner-interface.md §5 and the check order of §7, as pure functions:
 // roster entry + request facts + the ATM's local date → decision. No I/O here, so every rule is a table test.
+import { strict as assert } from 'node:assert';
 import type { Outcome } from '../handlers/outcomes.ts';
 
 export type PayoutState = 'AVAILABLE' | 'RESERVED' | 'PAID';
@@ -22,7 +23,11 @@ export interface RosterEntry {
   isGuardian: boolean;
   /** ISO date, YYYY-MM-DD. */
   birthDate: string;
-  payout: Payout;
+  /**
+   * Null when the roster came from the switch's in-memory copy, which holds no payout state: for a withdrawal the
+   * Redis reservation and then the group commit decide 09 · 65 · 13 (an inquiry always reads PostgreSQL).
+   */
+  payout: Payout | null;
 }
 
 export const PROCESSING = { WITHDRAWAL: '010000', INQUIRY: '310000' } as const;
@@ -153,6 +158,10 @@ export function decideWithdrawal(f: WithdrawalFacts): Decision {
   if (!on) return no('FORMAT');
   const claimant = claimantOutcome(ageOn(e.birthDate, on), e.isSelf, e.isGuardian);
   if (claimant) return no(claimant);
+  if (!e.payout) {
+    assert(!inquiry, 'an inquiry is answered from the payout PostgreSQL holds');
+    return { outcome: 'APPROVED', inquiry, remainingMinor: 0 };
+  }
   const remaining = remainingMinor(e.payout);
   if (inquiry) return { outcome: 'APPROVED', inquiry, remainingMinor: remaining };
   const entitlement = entitlementOutcome(e.payout, f.amountMinor);

@@ -54,3 +54,25 @@ test('health is 503 and names the store that is down', async (t) => {
   t.is(res.json().redis, 'down: connection refused');
   t.is(res.json().postgres, 'ok');
 });
+
+test('the ops API shows how many withdrawals were decided from the in-memory roster copy and the copies held, with no personal data', async (t) => {
+  const f = await Fixture.create();
+  t.teardown(() => f.destroy());
+  const people = [adult(), adult()];
+  await f.campaign('C1', people);
+  const ledger = await f.ledger();
+  for (const p of people) t.is((await send(ledger, withdrawal({ person: p }))).fields[39], '00');
+  const link = new LinkServer({ findBank: async () => null, handlers: {}, logger: silentLogger });
+  const admin = createAdmin({ link, db: f.db, checks: {}, rosterCopies: () => ledger.rosterCopies() });
+  t.teardown(() => admin.close());
+  const body = (await admin.inject({ url: '/v1/roster-copies' })).json();
+  t.like(body, { from_copy: 2, from_postgres: 0, reread: 0 });
+  t.is(body.copies.length, 1);
+  t.like(body.copies[0], { campaign: 'C1', cards: 2 });
+  t.true(body.copies[0].bytes > 0);
+  const text = JSON.stringify(body);
+  for (const p of people) t.false(text.includes(p.nhi) || text.includes(p.id));
+  const without = createAdmin({ link, db: f.db, checks: {} });
+  t.teardown(() => without.close());
+  t.is((await without.inject({ url: '/v1/roster-copies' })).statusCode, 404);
+});

@@ -137,7 +137,9 @@ export class Fixture {
 
   /** A started ledger instance with its own PostgreSQL pool and its own fail-fast Redis client. */
   async ledger(
-    opts: { jobs?: boolean; clock?: Clock; dbUrl?: string; redisUrl?: string; logger?: Logger; inDoubtRecoveryDelayMs?: number } = {},
+    opts: {
+      jobs?: boolean; clock?: Clock; dbUrl?: string; redisUrl?: string; logger?: Logger; inDoubtRecoveryDelayMs?: number; rosterCopies?: boolean;
+    } = {},
   ): Promise<LedgerOps> {
     const db = createDb(opts.dbUrl ?? this.tdb.url);
     const redisUrl = opts.redisUrl ?? this.tredis.url;
@@ -145,7 +147,7 @@ export class Fixture {
     redis.on('error', () => {});
     const ledger = createLedger({
       db, redis, redisUrl, clock: opts.clock ?? this.clock, identityKey: IDENTITY_KEY, logger: opts.logger ?? silentLogger, jobs: opts.jobs ?? false,
-      inDoubtRecoveryDelayMs: opts.inDoubtRecoveryDelayMs,
+      inDoubtRecoveryDelayMs: opts.inDoubtRecoveryDelayMs, rosterCopies: opts.rosterCopies,
     });
     await ledger.start();
     this.ledgers.push(ledger);
