@@ -191,6 +191,7 @@ try {
     `PostgreSQL withdrawals standing ${fmt(standing)} vs approvals the clients saw ${fmt(seenApprovals)}: ${standing === seenApprovals ? 'equal' : 'DIFFERENT'} ` +
       `(by state: ${states.map((r) => `${r.state} ${r.n}`).join(', ')}; all rows ${n})`,
   );
+  if (process.env.BENCH_DUMP_SWITCH_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_DUMP_SWITCH_LOG, sw.lines.join('\n'));
   probeRedis.disconnect();
   await ledger.stop();
   await sw.stop('SIGTERM');
