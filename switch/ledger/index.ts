@@ -11,6 +11,7 @@ import { reversalHandler } from '../handlers/reversal.ts';
 import { withdrawalHandler } from '../handlers/withdrawal.ts';
 import { MAX_IDS_PER_JOB, SettlementJobs } from '../jobs/settlement.ts';
 import { Batcher } from './batcher.ts';
+import { beforeDeadline, deadlineIn } from './deadline.ts';
 import { CampaignCache } from './campaign-cache.ts';
 import type { Handler, LedgerCore } from './core.ts';
 import { KeyLock } from './dedupe.ts';
@@ -50,6 +51,8 @@ export interface LedgerDeps {
   inDoubtRecoveryDelayMs?: number;
   /** Decide withdrawals from an in-memory copy of each open campaign's roster (default on; off: every one reads PostgreSQL). */
   rosterCopies?: boolean;
+  /** How long start() waits for the roster copies (default LEDGER_LIMITS.ROSTER_COPY_START_WAIT_MS). */
+  rosterCopyStartWaitMs?: number;
 }
 
 /** Settlement, purge and maintenance: what the jobs and the ops tools call. */
@@ -169,7 +172,8 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
 
     async start() {
       await check();
-      await rosters.loadAll(campaigns.open().map((c) => c.code), campaigns.rosterVersion);
+      await beforeDeadline(rosters.loadAll(campaigns.open().map((c) => c.code), campaigns.rosterVersion), deadlineIn(deps.rosterCopyStartWaitMs ?? LEDGER_LIMITS.ROSTER_COPY_START_WAIT_MS), 'roster copies')
+        .catch((e) => logger.warn('starting before the roster copies are loaded: withdrawals read PostgreSQL meanwhile', { error: (e as Error).message }));
       subscriber = createRedis(deps.redisUrl, { enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
       subscriber.on('error', () => {}); // reconnects by itself; the periodic check covers the gap
       subscriber.on('message', () => void check());

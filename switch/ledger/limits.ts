@@ -71,4 +71,9 @@ export const LEDGER_LIMITS = {
   ROSTER_INDEX_MAX_ENTRIES: 30_000_000,
   /** Rows fetched from PostgreSQL per round trip while a roster copy loads. */
   ROSTER_INDEX_FETCH_ROWS: 50_000,
+  /**
+   * A starting switch waits this long for its roster copies before it takes traffic (a campaign of a million loads in
+   * ~4 s here); a larger roster goes on loading while withdrawals read PostgreSQL.
+   */
+  ROSTER_COPY_START_WAIT_MS: 10_000,
 } as const;

@@ -139,6 +139,7 @@ export class Fixture {
   async ledger(
     opts: {
       jobs?: boolean; clock?: Clock; dbUrl?: string; redisUrl?: string; logger?: Logger; inDoubtRecoveryDelayMs?: number; rosterCopies?: boolean;
+      rosterCopyStartWaitMs?: number;
     } = {},
   ): Promise<LedgerOps> {
     const db = createDb(opts.dbUrl ?? this.tdb.url);
@@ -148,6 +149,7 @@ export class Fixture {
     const ledger = createLedger({
       db, redis, redisUrl, clock: opts.clock ?? this.clock, identityKey: IDENTITY_KEY, logger: opts.logger ?? silentLogger, jobs: opts.jobs ?? false,
       inDoubtRecoveryDelayMs: opts.inDoubtRecoveryDelayMs, rosterCopies: opts.rosterCopies,
+      rosterCopyStartWaitMs: opts.rosterCopyStartWaitMs,
     });
     await ledger.start();
     this.ledgers.push(ledger);

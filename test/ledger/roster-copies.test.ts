@@ -144,3 +144,22 @@ test('with the copies off, every withdrawal reads the roster from PostgreSQL', a
   t.is(answered(await send(ledger, withdrawal({ person: p }))), '00');
   t.like(ledger.rosterCopies(), { fromCopy: 0, fromPostgres: 1, copies: [] });
 });
+
+test('a switch whose roster copy cannot load in time starts anyway, decides from PostgreSQL meanwhile, and loads the copy later', async (t) => {
+  const p = adult();
+  const f = await Fixture.create();
+  t.teardown(() => f.destroy());
+  await f.campaign('C1', [p]);
+  // The copy's reads wait behind this lock; PostgreSQL reads of the money path too, so the withdrawal comes after it.
+  const blocker = await f.db.transaction();
+  await blocker.raw('LOCK TABLE beneficiaries IN ACCESS EXCLUSIVE MODE');
+  const ledger = await f.ledger({ rosterCopyStartWaitMs: 200 });
+  t.deepEqual(ledger.rosterCopies().copies, [], 'started without the copy');
+  const answer = send(ledger, withdrawal({ person: p })); // finds no copy: its PostgreSQL read waits behind the lock
+  await new Promise((r) => setTimeout(r, 100));
+  await blocker.rollback();
+  t.is(answered(await answer), '00');
+  t.like(ledger.rosterCopies(), { fromCopy: 0, fromPostgres: 1 });
+  for (let i = 0; i < 100 && ledger.rosterCopies().copies.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  t.is(ledger.rosterCopies().copies[0]?.cards, 1, 'the load went on and finished');
+});
