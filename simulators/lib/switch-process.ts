@@ -21,10 +21,13 @@ export interface SwitchProcess {
  *   so most requests in flight were copied, then promoted, then collected again by mark-compact. With 64 MB they are
  *   mostly gone when it runs. Measured with --trace-gc in the benchmark: scavenge time at full load 767 -> 371 ms per
  *   4 s, at half rate 294 -> 138 ms; approvals/s over three interleaved runs 6,313-7,962 -> 7,386-7,997.
- * - Collections by the main thread alone: on a box whose cores are busy with PostgreSQL and Redis, the parallel
- *   scavenger's helper threads mostly waited for a core and the main thread waited for them.
+ * - V8's parallel scavenger (the default): each scavenge stops the switch, and what dominates the p99 is how long.
+ *   Three interleaved pairs at 200 k (--trace-gc, BENCH_DUMP_SWITCH_LOG), single-threaded -> parallel: pause p50
+ *   17.1 / 18.0 / 15.9 -> 14.9 / 12.0 / 11.3 ms, max 42.9 / 53.8 / 36.3 -> 29.4 / 29.9 / 28.5 ms, total scavenge time
+ *   lower too; approvals/s within the runs' noise. (An earlier measurement on a quieter day favoured
+ *   --single-threaded-gc by CPU totals; the pauses were not measured then.)
  */
-export const SWITCH_NODE_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=64'];
+export const SWITCH_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000, nodeArgs: string[] = []): Promise<SwitchProcess> {
   // node itself, with tsx as a loader: the tsx CLI would fork a grandchild that a kill -9 leaves running.
