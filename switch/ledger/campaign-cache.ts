@@ -43,16 +43,15 @@ export class CampaignCache {
   refresh(deadline = Date.now() + 2_000): Promise<void> {
     if (!this.refreshing) {
       this.refreshing = withConnection(this.db, 'campaigns', deadline, (q) =>
-        q.query<{ code: string; state: CampaignState; confirmation_window_ms: number; roster_version: string }>(
-          `SELECT c.code, c.state, c.confirmation_window_ms, v.version::text AS roster_version
-             FROM roster_version v LEFT JOIN campaigns c ON true WHERE v.one`,
+        q.query<{ code: string; state: CampaignState; confirmation_window_ms: number; roster_version: string | null }>(
+          `SELECT code, state, confirmation_window_ms, (SELECT version::text FROM roster_version WHERE one) AS roster_version FROM campaigns`,
         ),
       )
         .then((rows) => {
+          // Without campaigns there is nothing to copy; null: copies are not used.
           this.rosterVersion = rows[0]?.roster_version ?? null;
           const next = new Map<string, CampaignInfo>();
           for (const r of rows) {
-            if (r.code === null) continue; // no campaigns yet: the one row carries only the version
             let hashKey = this.keys.get(r.code);
             if (!hashKey) this.keys.set(r.code, (hashKey = preparedKey(campaignKey(this.identityKey, r.code))));
             next.set(r.code, { code: r.code, state: r.state, confirmationWindowMs: r.confirmation_window_ms, hashKey });

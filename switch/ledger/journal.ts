@@ -281,7 +281,7 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
               acquirer, terminal, stan, transmitted, rrn, window_ms,
               -- Decided from a copy of the roster (roster_version set): only if the roster is still what the copy held
               -- (migration 008) and the key has no answer or tombstone yet, which that copy could not know.
-              roster_version IS NOT NULL AND (roster_version <> (SELECT version FROM roster_version WHERE one)
+              roster_version IS NOT NULL AND (roster_version IS DISTINCT FROM (SELECT version FROM roster_version WHERE one)
                 OR EXISTS (SELECT 1 FROM messages_seen m WHERE m.mti_class = i.cls AND m.msg_key = i.msg_key)) AS reread
          FROM json_to_recordset($1::json) AS i(ord int, kind text, cls text, msg_key text, body_hash text, response json, bid bigint,
                                                amount bigint, campaign text, acquirer text, terminal text, stan text,
@@ -323,7 +323,7 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      UNION ALL
      SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s
      UNION ALL
-     SELECT 'x', i.ord::text, (SELECT version::text FROM roster_version WHERE one) FROM i WHERE i.reread`,
+     SELECT 'x', i.ord::text, coalesce((SELECT version::text FROM roster_version WHERE one), '0') FROM i WHERE i.reread`,
     [
       JSON.stringify(
         // One object shape for both kinds (no spreads): JSON.stringify walks them on its fast path.

@@ -163,3 +163,15 @@ test('a switch whose roster copy cannot load in time starts anyway, decides from
   for (let i = 0; i < 100 && ledger.rosterCopies().copies.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
   t.is(ledger.rosterCopies().copies[0]?.cards, 1, 'the load went on and finished');
 });
+
+test('without the roster version row, a decision from the copy is never trusted: every withdrawal is decided from PostgreSQL, and answered', async (t) => {
+  const people = [adult(), adult()];
+  const { f, ledger } = await ledgerWith(t, people, true);
+  await f.db('roster_version').delete();
+  t.is(answered(await send(ledger, withdrawal({ person: people[0]! }))), '00');
+  t.is(ledger.rosterCopies().reread, 1, 'decided from the copy, then from PostgreSQL');
+  t.is(answered(await send(ledger, withdrawal({ person: people[0]! }))), '09 IN_PROGRESS');
+  await ledger.check();
+  t.is(answered(await send(ledger, withdrawal({ person: people[1]! }))), '00');
+  t.is(await f.count('withdrawals'), 2);
+});
