@@ -72,7 +72,7 @@ async function handle(
 
   const tags = parseTlv(req.fields[48] ?? '');
   let campaign: CampaignInfo | null;
-  let read: ReadResult | null = null;
+  let read: ReadResult;
   let rosterVersion: string | undefined;
   try {
     campaign = await core.campaigns.select(tags.get('CP'), deadline);
