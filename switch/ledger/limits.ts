@@ -76,4 +76,8 @@ export const LEDGER_LIMITS = {
    * ~4 s here); a larger roster goes on loading while withdrawals read PostgreSQL.
    */
   ROSTER_COPY_START_WAIT_MS: 10_000,
+  /** A roster copy that failed to load is tried again at the same roster version after this. */
+  ROSTER_COPY_RETRY_MS: 60_000,
+  /** Stopping waits this long at most for a roster copy still loading (a switch drains within seconds). */
+  ROSTER_COPY_STOP_WAIT_MS: 1_000,
 } as const;

@@ -5,6 +5,7 @@
 // (loading, reloading after a change, too big, disabled) withdrawals read the roster from PostgreSQL, as they always could.
 import type { Knex } from 'knex';
 import type { Logger } from '../log.ts';
+import { beforeDeadline, deadlineIn } from './deadline.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import { RosterIndex } from './roster-index.ts';
 
@@ -21,6 +22,8 @@ export class RosterCopies {
   private readonly copies = new Map<string, RosterIndex>();
   private version: string | null = null;
   private loading: Promise<void> | null = null;
+  /** Loads that failed (too large, PostgreSQL away), by campaign: not tried again at that version before a while. */
+  private readonly failed = new Map<string, { version: string; atMs: number }>();
   private stopped = false;
   readonly counts = { fromCopy: 0, fromPostgres: 0, reread: 0 };
 
@@ -45,21 +48,32 @@ export class RosterCopies {
     if (version !== null) this.versionSeen(version);
     for (const code of [...this.copies.keys()]) if (!open.includes(code)) this.copies.delete(code);
     if (!this.deps.enabled || this.stopped || this.version === null || this.loading) return this.loading ?? Promise.resolve();
-    const todo = open.find((code) => this.copies.get(code)?.version !== this.version);
+    const todo = open.find((code) => this.copies.get(code)?.version !== this.version && !this.failedRecently(code));
     if (todo === undefined) return Promise.resolve();
+    const atVersion = this.version;
     const started = Date.now();
     const loading = RosterIndex.load(this.deps.db, todo, { maxEntries: this.deps.maxEntries ?? LEDGER_LIMITS.ROSTER_INDEX_MAX_ENTRIES })
       .then((copy: RosterIndex) => {
+        this.failed.delete(todo);
         if (this.stopped || !open.includes(todo)) return;
         this.copies.set(todo, copy);
         this.deps.logger.info('roster copy loaded', {
           campaign: todo, version: copy.version, cards: copy.size, mb: Math.round(copy.bytes / 1e5) / 10, ms: Date.now() - started,
         });
       })
-      .catch((e: unknown) => this.deps.logger.warn('roster copy not loaded: withdrawals read PostgreSQL', { campaign: todo, error: (e as Error).message }))
+      .catch((e: unknown) => {
+        // Retried only after a while or at another version: a roster too large would otherwise be counted every second.
+        this.failed.set(todo, { version: atVersion, atMs: Date.now() });
+        this.deps.logger.warn('roster copy not loaded: withdrawals read PostgreSQL', { campaign: todo, error: (e as Error).message });
+      })
       .finally(() => (this.loading = null));
     this.loading = loading;
     return loading;
+  }
+
+  private failedRecently(campaign: string): boolean {
+    const f = this.failed.get(campaign);
+    return f !== undefined && f.version === this.version && Date.now() - f.atMs < LEDGER_LIMITS.ROSTER_COPY_RETRY_MS;
   }
 
   stats(): RosterCopiesStats {
@@ -74,10 +88,12 @@ export class RosterCopies {
     for (let i = 0; i <= open.length; i++) await this.sync(open, version);
   }
 
-  /** Waits for a load in progress; no new ones start. */
+  /** No new loads start; a load in progress is waited for at most ROSTER_COPY_STOP_WAIT_MS (its result is dropped). */
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.loading;
     this.copies.clear();
+    if (this.loading) {
+      await beforeDeadline(this.loading, deadlineIn(LEDGER_LIMITS.ROSTER_COPY_STOP_WAIT_MS), 'roster copy load').catch(() => {});
+    }
   }
 }

@@ -7,6 +7,8 @@ import type { LedgerOps } from '../../switch/ledger/index.ts';
 import { writeBatch, type ReserveOp } from '../../switch/ledger/journal.ts';
 import { seenKeyOf } from '../../switch/ledger/dedupe.ts';
 import { encode } from '../../switch/iso8583/codec.ts';
+import { RosterCopies } from '../../switch/ledger/roster-copies.ts';
+import { silentLogger, type Logger } from '../../switch/log.ts';
 import { Fixture, adult, idNo, inquiry, nhi, reversal, send, withdrawal, type Person } from './fixture.ts';
 
 const answered = (res: IsoMessage) => (res.fields[44] ? `${res.fields[39]} ${res.fields[44]}` : res.fields[39]!);
@@ -174,4 +176,41 @@ test('without the roster version row, a decision from the copy is never trusted:
   await ledger.check();
   t.is(answered(await send(ledger, withdrawal({ person: people[1]! }))), '00');
   t.is(await f.count('withdrawals'), 2);
+});
+
+/** A logger that keeps its warnings. */
+function warnings(): { logger: Logger; warned: string[] } {
+  const warned: string[] = [];
+  const logger: Logger = { ...silentLogger, warn: (msg) => void warned.push(msg), child: () => logger };
+  return { logger, warned };
+}
+
+test('a copy that fails to load (too large) is not tried again at the same roster version, but is at the next', async (t) => {
+  const f = await Fixture.create();
+  t.teardown(() => f.destroy());
+  await f.campaign('C1', [adult()]);
+  const { logger, warned } = warnings();
+  const copies = new RosterCopies({ db: f.db, logger, enabled: true, maxEntries: 0 });
+  t.teardown(() => copies.stop());
+  await copies.sync(['C1'], '5');
+  await copies.sync(['C1'], '5');
+  await copies.sync(['C1'], '5');
+  t.is(warned.length, 1, 'one load tried at version 5');
+  await copies.sync(['C1'], '6');
+  t.is(warned.length, 2, 'tried again once the roster changed');
+  t.deepEqual(copies.stats().copies, []);
+});
+
+test('stopping does not wait for a copy that cannot finish loading, and the copy is not kept', async (t) => {
+  const f = await Fixture.create();
+  t.teardown(() => f.destroy());
+  await f.campaign('C1', [adult()]);
+  const copies = new RosterCopies({ db: f.db, logger: silentLogger, enabled: true });
+  const blocker = await f.db.transaction();
+  await blocker.raw('LOCK TABLE beneficiaries IN ACCESS EXCLUSIVE MODE');
+  const loading = copies.sync(['C1'], '5');
+  await copies.stop(); // would wait for the lock below, which is only released after it: the test would hang
+  await blocker.rollback();
+  await loading;
+  t.deepEqual(copies.stats().copies, []);
 });
