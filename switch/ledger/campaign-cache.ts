@@ -1,5 +1,6 @@
 // Which campaigns are open, as this instance believes: re-read at least every CAMPAIGN_CACHE_MS, at once when
-// another instance announces a change (pub/sub), and again before a request is declined as CAMPAIGN_CLOSED.
+// another instance announces a change (pub/sub), and before a request is declined as CAMPAIGN_CLOSED by a read that
+// began after the request arrived (concurrent decliners share it), so a campaign just opened approves at once.
 // The belief only has to be right most of the time: a reservation commits only while PostgreSQL holds the
 // campaign open (see journal.ts), so a stale "open" can never approve after a close.
 import type { KeyObject } from 'node:crypto';
@@ -17,12 +18,10 @@ export interface CampaignInfo {
   hashKey: KeyObject;
 }
 
-/** Before declining for a closed campaign, re-read if the belief is older than this. */
-const RECHECK_BEFORE_DECLINE_MS = 100;
-
 export class CampaignCache {
   private byCode = new Map<string, CampaignInfo>();
-  private loadedAt = 0;
+  /** performance.now() when the read behind the current belief began (-Infinity: none yet). */
+  private readStartedAt = -Infinity;
   private refreshing: Promise<void> | null = null;
   private readonly keys = new Map<string, KeyObject>();
   /** The roster's version (migration 008) as of the last read; null before the first. */
@@ -42,6 +41,7 @@ export class CampaignCache {
   /** Re-reads every campaign (there are few); concurrent callers share one read. */
   refresh(deadline = Date.now() + 2_000): Promise<void> {
     if (!this.refreshing) {
+      const startedAt = performance.now();
       this.refreshing = withConnection(this.db, 'campaigns', deadline, (q) =>
         q.query<{ code: string; state: CampaignState; confirmation_window_ms: number; roster_version: string | null }>(
           `SELECT code, state, confirmation_window_ms, (SELECT version::text FROM roster_version WHERE one) AS roster_version FROM campaigns`,
@@ -57,7 +57,7 @@ export class CampaignCache {
             next.set(r.code, { code: r.code, state: r.state, confirmationWindowMs: r.confirmation_window_ms, hashKey });
           }
           this.byCode = next;
-          this.loadedAt = Date.now();
+          this.readStartedAt = startedAt;
         })
         .finally(() => (this.refreshing = null));
     }
@@ -66,10 +66,12 @@ export class CampaignCache {
 
   /** The campaign DE48 CP names, or the one open now; null when there is none. */
   async select(cp: string | undefined, deadline: number): Promise<CampaignInfo | null> {
-    if (Date.now() - this.loadedAt > LEDGER_LIMITS.CAMPAIGN_CACHE_MS) await this.refresh(deadline);
+    const arrived = performance.now();
+    if (arrived - this.readStartedAt > LEDGER_LIMITS.CAMPAIGN_CACHE_MS) await this.refresh(deadline);
     const pick = () => (cp !== undefined ? this.byCode.get(cp) : this.open()[0]) ?? null;
     let c = pick();
-    if ((!c || c.state !== 'open') && Date.now() - this.loadedAt > RECHECK_BEFORE_DECLINE_MS) {
+    // A shared read that began before this request may predate an open: then one more (at most two rounds).
+    while ((!c || c.state !== 'open') && this.readStartedAt < arrived) {
       await this.refresh(deadline);
       c = pick();
     }
