@@ -136,7 +136,8 @@ try {
   console.log(line('echo server round trips', echoRun) + `; echo server CPU ${echoCpuUs.toFixed(0)} µs per round trip`);
 
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch process there (open it in Chrome DevTools);
-  // BENCH_NODE_ARGS adds node flags to the switch (e.g. --perf-basic-prof for `perf record`).
+  // BENCH_NODE_ARGS adds node flags to the switch (e.g. --perf-basic-prof for `perf record`, --trace-gc-nvp with
+  // BENCH_DUMP_SWITCH_LOG=FILE); BENCH_TIMELINE=PREFIX writes each phase's answers (sent at, latency) to PREFIX-<phase>.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' }, 20_000, profile);
   children.push(sw.child);
@@ -163,6 +164,7 @@ try {
     const copiesBefore = await copies();
     const r = await drive({
       port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
+      timelineFile: process.env.BENCH_TIMELINE ? `${process.env.BENCH_TIMELINE}-${label}` : undefined,
       next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), `${label}${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0'))),
     });
     const s = between(insideBefore, (await inside())!);

@@ -26,8 +26,8 @@ if (!linkTls) logger.warn('TLS is off (no TLS_CERT_FILE): partner links are plai
 if (config.identityKeyIsDefault) logger.warn('IDENTITY_KEY is not set: using the fixed development key (never in production)');
 
 const db = createDb(config.databaseUrl, { min: 2, max: 20 });
-// Commands issued in the same event-loop turn (the reservations of a roster-read batch) go out as one write.
-const redis = createRedis(config.redisUrl, { enableAutoPipelining: true });
+// No auto-pipelining: Reservations corks the connection per event-loop turn instead (redis.ts, corkTurn).
+const redis = createRedis(config.redisUrl);
 redis.on('error', (e) => logger.warn('redis error', { error: e.message }));
 
 const ledger = createLedger({ db, redis, redisUrl: config.redisUrl, clock: systemClock, identityKey: config.identityKey, logger });

@@ -2,6 +2,7 @@
 // flight on each, responses matched by DE11 on their connection. Used against the switch and against a bare echo server,
 // so the two figures are measured with the same client work.
 import net from 'node:net';
+import { writeFileSync } from 'node:fs';
 import { decode, encode } from '../../switch/iso8583/codec.ts';
 import { FrameDecoder, frame } from '../../switch/iso8583/framing.ts';
 import type { IsoMessage } from '../../switch/iso8583/message.ts';
@@ -18,6 +19,8 @@ export interface DriveOptions {
   ratePerSecond?: number;
   /** Sent and answered on each connection before the clock starts (sign-on). */
   prelude?: (connection: number) => IsoMessage[];
+  /** Writes one line per answer, "<sent at, ms from the start> <latency ms>", to see when the slow ones happened. */
+  timelineFile?: string;
   /** The next request of a connection; its DE11 must be unique among that connection's requests in flight. Null: no more. */
   next(connection: number, seq: number): IsoMessage | null;
 }
@@ -38,6 +41,7 @@ function percentile(sorted: number[], p: number): number {
 
 export async function drive(o: DriveOptions): Promise<DriveResult> {
   const latencies: number[] = [];
+  const timeline: string[] | null = o.timelineFile ? [] : null;
   const codes: Record<string, number> = {};
   let sent = 0;
   let answered = 0;
@@ -110,6 +114,7 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
         c.pending.delete(m.fields[11]!);
         answered++;
         latencies.push(performance.now() - t0);
+        if (timeline) timeline.push(`${(t0 - started).toFixed(1)} ${(performance.now() - t0).toFixed(2)}`);
         const rc = m.fields[39] ?? '--';
         codes[rc] = (codes[rc] ?? 0) + 1;
         if (o.ratePerSecond) {
@@ -131,6 +136,7 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
     }, o.durationMs + 5_000).unref();
   });
   const elapsedMs = performance.now() - started;
+  if (timeline) writeFileSync(o.timelineFile!, timeline.join('\n') + '\n');
   latencies.sort((a, b) => a - b);
   return {
     sent,

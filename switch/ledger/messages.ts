@@ -1,5 +1,5 @@
 // How the ledger names a message (partner-interface §6): its class, its key, its body, the original it points at.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { IsoMessage } from '../iso8583/message.ts';
 
 /** A repeat (0221, 0421) is in the class of its original (0220, 0420): "020", "022", "042". */
@@ -30,7 +30,8 @@ export const MAC_BYTES = 8;
  */
 export function bodyHash(body: Buffer, req: IsoMessage): Buffer {
   const mac = req.fields[64] !== undefined || req.fields[128] !== undefined;
-  return createHash('sha256').update(body.subarray(4, mac ? body.length - MAC_BYTES : body.length)).digest();
+  // One-shot: a Hash object per request is a native object whose weak handle every young-generation collection visits.
+  return hash('sha256', body.subarray(4, mac ? body.length - MAC_BYTES : body.length), 'buffer');
 }
 
 /** n12 amounts (DE4, DE95) in minor units. */

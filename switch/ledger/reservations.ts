@@ -15,6 +15,7 @@
 // has no epoch, so nothing is ever decided from an incomplete Redis: the caller gets NOT_READY and rebuilds.
 // PostgreSQL stays the truth: these values only let most requests be decided without touching a row lock.
 import type { Redis } from 'ioredis';
+import { corkTurn } from '../redis.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import type { PayoutState } from './rules.ts';
 
@@ -104,7 +105,12 @@ export class Reservations {
     for (const [name, lua] of Object.entries(SCRIPTS)) {
       if (typeof anyRedis[name] !== 'function') redis.defineCommand(name, { numberOfKeys: 1, lua });
     }
-    this.call = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, anyRedis[n]!.bind(redis)])) as Record<keyof typeof SCRIPTS, ScriptFn>;
+    // The reservations of many requests in one turn (one socket read may hold several) share one write.
+    const corkedCall = (fn: ScriptFn): ScriptFn => (key, ...args) => {
+      corkTurn(redis);
+      return fn.call(redis, key, ...args);
+    };
+    this.call = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, corkedCall(anyRedis[n]!)])) as Record<keyof typeof SCRIPTS, ScriptFn>;
   }
 
   /** `value` is what the entitlement holds: on OK the reservation just written, to undo exactly that one with cas(). */
