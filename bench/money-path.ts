@@ -147,10 +147,11 @@ try {
   let lastCpu = '';
   // The switch's own view of a phase (ops API): from taking a 0200 up to its answer written. The rest of what the
   // clients see is the sockets and the load generator, which share the cores.
-  const inside = async (): Promise<LatencySnapshot | undefined> => {
-    const body = (await (await fetch(`http://127.0.0.1:${sw.adminPort}/v1/latency`)).json()) as { by_mti: Record<string, { count: number; max_ms: number; counts: number[] }> };
-    const w = body.by_mti['0200'];
-    return w && { count: w.count, maxMs: w.max_ms, counts: w.counts };
+  type Figures = { count: number; max_ms: number; counts: number[] };
+  const snapshotOf = (w: Figures | undefined): LatencySnapshot | undefined => w && { count: w.count, maxMs: w.max_ms, counts: w.counts };
+  const inside = async (): Promise<{ all: LatencySnapshot | undefined; stages: Record<string, LatencySnapshot | undefined> }> => {
+    const body = (await (await fetch(`http://127.0.0.1:${sw.adminPort}/v1/latency`)).json()) as { by_mti: Record<string, Figures>; withdrawal_stages: Record<string, Figures> };
+    return { all: snapshotOf(body.by_mti['0200']), stages: Object.fromEntries(Object.entries(body.withdrawal_stages).map(([k, v]) => [k, snapshotOf(v)])) };
   };
   const copies = async () => (await (await fetch(`http://127.0.0.1:${sw.adminPort}/v1/roster-copies`)).json()) as { from_copy: number; from_postgres: number; reread: number };
   // Each rate-limited phase starts from a settled PostgreSQL, as the first does: otherwise it pays for the phase before
@@ -167,11 +168,17 @@ try {
       timelineFile: process.env.BENCH_TIMELINE ? `${process.env.BENCH_TIMELINE}-${label}` : undefined,
       next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), `${label}${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0'))),
     });
-    const s = between(insideBefore, (await inside())!);
+    const insideAfter = await inside();
+    const s = between(insideBefore.all, insideAfter.all!);
+    const stages = Object.entries(insideAfter.stages).map(([stage, after]) => {
+      const d = between(insideBefore.stages[stage], after!);
+      return `${stage} p50 ${ms(percentileMs(d, 50))} p99 ${ms(percentileMs(d, 99))}`;
+    });
     const c = await copies();
     const fromCopy = c.from_copy - copiesBefore.from_copy;
     const decided = fromCopy + c.from_postgres - copiesBefore.from_postgres;
     lastCpu = `  inside the switch (0200 taken up to answer written; bucket bounds, up to 9 % high): p50 ${ms(percentileMs(s, 50))}, p99 ${ms(percentileMs(s, 99))}\n` +
+      `  of which waiting on: ${stages.join('; ')}\n` +
       `  decided from the switch's in-memory roster copy: ${((fromCopy / Math.max(1, decided)) * 100).toFixed(1)} % (decided again from PostgreSQL: ${c.reread - copiesBefore.reread})\n` +
       `  ${cpuPerApproval(before, await probe.sample(), r.codes['00'] ?? 0)}`;
     return r;

@@ -42,6 +42,7 @@ const admin = createAdmin({
   db,
   checks: { postgres: () => db.raw('select 1'), redis: () => redis.ping() },
   rosterCopies: () => ledger.rosterCopies(),
+  stages: () => ledger.stages(),
 });
 
 // Signals are handled from the start: a SIGTERM during start-up drains too.

@@ -5,7 +5,7 @@ import type { Knex } from 'knex';
 import type { LinkServer } from '../link/server.ts';
 import { getCampaign, listCampaigns } from '../campaigns.ts';
 import { campaignFigures } from './totals.ts';
-import { BUCKET_BOUNDS_MS, percentileMs } from '../link/latency.ts';
+import { BUCKET_BOUNDS_MS, percentileMs, type LatencySnapshot } from '../link/latency.ts';
 import type { RosterCopiesStats } from '../ledger/roster-copies.ts';
 
 export interface AdminDeps {
@@ -15,6 +15,12 @@ export interface AdminDeps {
   checks: Record<string, () => Promise<unknown>>;
   /** The ledger's in-memory roster copies (counts and sizes only). */
   rosterCopies?: () => RosterCopiesStats;
+  /** How long withdrawals waited on each store (roster read, Redis reservation, group commit). */
+  stages?: () => Record<string, LatencySnapshot>;
+}
+
+function figures(s: LatencySnapshot) {
+  return { count: s.count, p50_ms: percentileMs(s, 50), p90_ms: percentileMs(s, 90), p99_ms: percentileMs(s, 99), max_ms: s.maxMs, counts: s.counts };
 }
 
 export function createAdmin(deps: AdminDeps): FastifyInstance {
@@ -41,16 +47,13 @@ export function createAdmin(deps: AdminDeps): FastifyInstance {
       ...s.stats,
     })),
   );
-  // How long the switch takes to answer, per MTI, since it started: from taking a request up to its answer written.
+  // How long the switch takes to answer, per MTI, since it started: from taking a request up to its answer written;
+  // and, for withdrawals, how long of it each store took (roster read, Redis reservation, group commit).
   // The bucket counts let a caller subtract two readings to get any period's figures (the benchmark does).
   app.get('/v1/latency', async () => ({
     bucket_bounds_ms: BUCKET_BOUNDS_MS,
-    by_mti: Object.fromEntries(
-      Object.entries(deps.link.latencies.snapshot()).map(([mti, s]) => [
-        mti,
-        { count: s.count, p50_ms: percentileMs(s, 50), p90_ms: percentileMs(s, 90), p99_ms: percentileMs(s, 99), max_ms: s.maxMs, counts: s.counts },
-      ]),
-    ),
+    by_mti: Object.fromEntries(Object.entries(deps.link.latencies.snapshot()).map(([mti, s]) => [mti, figures(s)])),
+    withdrawal_stages: Object.fromEntries(Object.entries(deps.stages?.() ?? {}).map(([stage, s]) => [stage, figures(s)])),
   }));
   // Withdrawals decided from this instance's in-memory copy of the roster, from a PostgreSQL read, and decided again
   // from PostgreSQL because the copy was behind; and the copies held. Counts and sizes only.

@@ -87,11 +87,13 @@ async function handle(
       rosterVersion = copy!.version;
       core.rosters.counts.fromCopy++;
     } else {
+      const asked = performance.now();
       read = await beforeDeadline(
         core.reads.submit({ seen, campaign: campaign?.code ?? null, nhiHash, claimantHash }),
         deadline,
         'roster read',
       );
+      core.stages.record('roster_read', performance.now() - asked);
       core.rosters.counts.fromPostgres++;
     }
   } catch (e) {
@@ -140,7 +142,9 @@ async function reserve(
       epoch = core.recovery.epochOf(campaign.code)!;
     }
     const attempt = () => beforeDeadline(core.reservations.reserve(campaign.code, id, epoch!, amount, now), deadline, 'reserve');
+    const asked = performance.now();
     gate = await attempt();
+    core.stages.record('redis_reserve', performance.now() - asked);
     if (gate.status === 'NOT_READY') {
       if (!(await beforeDeadline(core.recovery.notReady(campaign.code, id), deadline, 'redis recovery'))) return answered(req, unavailable);
       epoch = core.recovery.epochOf(campaign.code);
@@ -193,7 +197,9 @@ async function reserve(
   };
   let r;
   try {
+    const submitted = performance.now();
     r = await beforeDeadline(core.commits.submit(submission), deadline, 'group commit');
+    core.stages.record('group_commit', performance.now() - submitted);
     switch (r.status) {
       case 'approved':
         core.scheduleSettlement(r.withdrawalId, campaign.confirmationWindowMs);

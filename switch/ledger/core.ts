@@ -12,6 +12,7 @@ import type { ReadQuery, ReadResult } from './journal.ts';
 import type { RedisRecovery } from './recovery.ts';
 import type { Reservations } from './reservations.ts';
 import type { RosterCopies } from './roster-copies.ts';
+import type { Latencies } from '../link/latency.ts';
 
 export interface RequestContext {
   /** The signed-on bank (switch/banks.ts). */
@@ -34,6 +35,11 @@ export interface LedgerCore {
   reads: Batcher<ReadQuery, ReadResult>;
   commits: GroupCommit;
   keyLock: KeyLock;
+  /**
+   * How long a 0200 waited on each store, where its time goes (ops API): 'roster_read' (when not decided from the
+   * copy), 'redis_reserve', 'group_commit'.
+   */
+  stages: Latencies;
   /** Asks for the settlement of an approved withdrawal when its confirmation window ends (best effort: a sweep backs it). */
   scheduleSettlement(withdrawalId: string, windowMs: number): void;
 }

@@ -22,6 +22,7 @@ import { refreshBeneficiaries } from './opening.ts';
 import { withConnection } from './pg.ts';
 import { RedisRecovery, type RebuildReport } from './recovery.ts';
 import { RosterCopies, type RosterCopiesStats } from './roster-copies.ts';
+import { Latencies, type LatencySnapshot } from '../link/latency.ts';
 import { CAMPAIGNS_CHANNEL, Reservations } from './reservations.ts';
 
 export type { Handler, RequestContext } from './core.ts';
@@ -71,6 +72,8 @@ export interface LedgerOps extends Ledger {
   inDoubt(): number;
   /** The in-memory roster copies and how many withdrawals were decided from them. */
   rosterCopies(): RosterCopiesStats;
+  /** How long withdrawals waited on each store since the start (LedgerCore.stages). */
+  stages(): Record<string, LatencySnapshot>;
 }
 
 /** Settlement and purge run off the money path; they may take this long per call. */
@@ -133,6 +136,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     reads,
     commits,
     keyLock: new KeyLock(),
+    stages: new Latencies(),
     scheduleSettlement(withdrawalId, windowMs) {
       if (jobs) toSchedule.add(withdrawalId, windowMs);
     },
@@ -204,6 +208,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     check,
     inDoubt: () => commits.inDoubt.size,
     rosterCopies: () => rosters.stats(),
+    stages: () => core.stages.snapshot(),
   };
 }
 

@@ -76,3 +76,30 @@ test('the ops API shows how many withdrawals were decided from the in-memory ros
   t.teardown(() => without.close());
   t.is((await without.inject({ url: '/v1/roster-copies' })).statusCode, 404);
 });
+
+test('the ops API shows how long withdrawals waited on each store: a roster read only when not decided from the copy, the Redis reservation, the group commit', async (t) => {
+  const f = await Fixture.create();
+  t.teardown(() => f.destroy());
+  const people = [adult(), adult(), adult()];
+  await f.campaign('C1', people);
+  const withCopy = await f.ledger();
+  const withoutCopy = await f.ledger({ rosterCopies: false });
+  t.is((await send(withCopy, withdrawal({ person: people[0]! }))).fields[39], '00');
+  t.is((await send(withCopy, withdrawal({ person: people[1]! }))).fields[39], '00');
+  t.is((await send(withoutCopy, withdrawal({ person: people[2]! }))).fields[39], '00');
+  // Declined by Redis before any commit: a reservation is asked for, no group commit for a reservation follows.
+  t.is((await send(withCopy, withdrawal({ person: people[0]! }))).fields[39], '09');
+  const link = new LinkServer({ findBank: async () => null, handlers: {}, logger: silentLogger });
+  const stagesOf = async (ledger: typeof withCopy) => {
+    const admin = createAdmin({ link, db: f.db, checks: {}, stages: () => ledger.stages() });
+    t.teardown(() => admin.close());
+    return (await admin.inject({ url: '/v1/latency' })).json().withdrawal_stages;
+  };
+  const a = await stagesOf(withCopy);
+  t.deepEqual(Object.keys(a).sort(), ['group_commit', 'redis_reserve']);
+  t.is(a.redis_reserve.count, 3);
+  t.is(a.group_commit.count, 2);
+  t.true(a.group_commit.p50_ms > 0 && a.group_commit.p50_ms <= a.group_commit.p99_ms, JSON.stringify(a.group_commit));
+  const b = await stagesOf(withoutCopy);
+  t.like(b, { roster_read: { count: 1 }, redis_reserve: { count: 1 }, group_commit: { count: 1 } });
+});
