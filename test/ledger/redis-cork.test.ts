@@ -54,6 +54,20 @@ test('reservations issued in one turn leave in one write to Redis, and each gets
   }
 });
 
+test('reservations issued from separate callbacks of one event-loop pass share that write too', async (t) => {
+  const s = await setUp();
+  try {
+    const now = new Date();
+    const first = s.r.reserve('CORK', '1', EPOCH, AMOUNT, now);
+    // A later callback of the same pass, after this one's turn has ended, as the next request read in that pass is.
+    const second = await new Promise<ReturnType<Reservations['reserve']>>((resolve) => process.nextTick(() => resolve(s.r.reserve('CORK', '2', EPOCH, AMOUNT, now))));
+    t.deepEqual([(await first).status, (await second).status], ['OK', 'OK']);
+    t.is(s.writes.count, 1);
+  } finally {
+    await s.done();
+  }
+});
+
 test('reservations in separate turns are not held back: each turn writes at once', async (t) => {
   const s = await setUp();
   try {
