@@ -8,28 +8,22 @@
 //   npm run bench -- [--roster 1000000] [--connections 100] [--in-flight 4] [--duration-s 10]
 // Uses its own fresh database and Redis logical DB, and drops them after.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freshDatabase, freshRedis } from '../test/helpers/services.ts';
 import { startSwitch } from '../test/helpers/switch-process.ts';
-import { addBank } from '../switch/banks.ts';
-import { createCampaign } from '../switch/campaigns.ts';
-import { importRoster } from '../switch/roster/import.ts';
-import { syntheticRoster, type SyntheticPerson } from '../switch/roster/synthetic.ts';
 import { DEV_IDENTITY_KEY } from '../switch/config.ts';
 import { openCampaign } from '../switch/ledger/opening.ts';
 import { createLedger } from '../switch/ledger/index.ts';
 import { createRedis } from '../switch/redis.ts';
 import { systemClock } from '../switch/clock.ts';
 import { silentLogger } from '../switch/log.ts';
-import { buildTlv } from '../switch/iso8583/de48.ts';
-import type { IsoMessage } from '../switch/iso8583/message.ts';
-import { between, percentileMs, type LatencySnapshot } from '../switch/link/latency.ts';
 import { drive, type DriveResult } from './lib/driver.ts';
+import { BENCH_CAMPAIGN, benchCampaign, settle } from './lib/campaign.ts';
+import { insideBetween, readInside } from './lib/inside.ts';
+import { signOn, stanOf, terminalOf, withdrawalFor } from './lib/withdrawals.ts';
 import { cpuMs, cpuPerApproval, cpuProbe } from './lib/cpu.ts';
 
 function arg(name: string, fallback: number): number {
@@ -47,27 +41,6 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const ms = (n: number) => `${n.toFixed(2)} ms`;
 
-const now = new Date();
-const taipei = new Date(now.getTime() + 8 * 3600_000);
-const p2 = (n: number) => String(n).padStart(2, '0');
-const DE13 = p2(taipei.getUTCMonth() + 1) + p2(taipei.getUTCDate());
-const DE7 = p2(now.getUTCMonth() + 1) + p2(now.getUTCDate()) + p2(now.getUTCHours()) + p2(now.getUTCMinutes()) + p2(now.getUTCSeconds());
-const ageYears = (birth: string) => (now.getTime() - Date.parse(birth)) / (365.25 * 86_400_000);
-
-/** A withdrawal as an ATM would send it for this person: a guardian collects for a child under 13 when one is registered. */
-function withdrawalFor(p: SyntheticPerson, terminal: string, stan: string): IsoMessage {
-  const claimant = ageYears(p.birthDate) < 13 && p.guardianIds.length ? p.guardianIds[0]! : p.idNo;
-  return {
-    mti: '0200',
-    fields: {
-      3: '010000', 4: '000000600000', 7: DE7, 11: stan, 12: '120000', 13: DE13, 32: '004',
-      37: (terminal + stan).slice(-12).padStart(12, '0'), 41: terminal, 48: buildTlv([['NH', p.nhiCardNo], ['ID', claimant]]), 49: '901',
-    },
-  };
-}
-
-const signOn = (): IsoMessage[] => [{ mti: '0800', fields: { 7: DE7, 11: '000001', 32: '004', 70: '001' } }];
-
 function line(label: string, r: DriveResult): string {
   const l = r.latencyMs;
   return `${label}: ${fmt(r.perSecond)}/s (${fmt(r.answered)} answered in ${(r.elapsedMs / 1000).toFixed(1)} s; p50 ${ms(l.p50)}, p99 ${ms(l.p99)}, max ${ms(l.max)}; codes ${JSON.stringify(r.codes)})`;
@@ -81,27 +54,16 @@ async function startEcho(): Promise<{ port: number; child: ChildProcess }> {
 
 const tdb = await freshDatabase();
 const tredis = await freshRedis();
-const file = path.join(os.tmpdir(), `money-path-roster-${process.pid}.csv`);
 const children: ChildProcess[] = [];
 try {
   console.log(`money path benchmark: roster ${fmt(ROSTER)}, ${CONNECTIONS} connections x ${IN_FLIGHT} in flight, ${DURATION_MS / 1000} s per phase, ${os.cpus().length} cores`);
-  const roster = syntheticRoster({ seed: 8583, count: ROSTER, today: now.toISOString().slice(0, 10) });
-  const out = createWriteStream(file);
-  for (const chunk of roster.csv()) if (!out.write(chunk)) await once(out, 'drain');
-  out.end();
-  await once(out, 'finish');
-
-  await addBank(tdb.db, '004', 'Bench Bank');
-  await createCampaign(tdb.db, { code: 'BENCH' });
-  let t = performance.now();
-  const imported = await importRoster(tdb.db, 'BENCH', createReadStream(file, { highWaterMark: 1 << 20 }), { identityKey: DEV_IDENTITY_KEY });
-  const importS = (performance.now() - t) / 1000;
-  console.log(`roster import: ${fmt(imported.rows / importS)} rows/s (${fmt(imported.rows)} rows, ${fmt(imported.rejected)} rejected, ${importS.toFixed(1)} s)`);
+  const { roster, rows, rejected, importS } = await benchCampaign(tdb.db, ROSTER);
+  console.log(`roster import: ${fmt(rows / importS)} rows/s (${fmt(rows)} rows, ${fmt(rejected)} rejected, ${importS.toFixed(1)} s)`);
 
   const control = createRedis(tredis.url, { commandTimeout: 60_000, enableOfflineQueue: true });
   const memBefore = Number(/used_memory:(\d+)/.exec(await control.info('memory'))![1]);
-  t = performance.now();
-  const opened = await openCampaign({ db: tdb.db, redis: control, clock: systemClock, logger: silentLogger }, 'BENCH');
+  let t = performance.now();
+  const opened = await openCampaign({ db: tdb.db, redis: control, clock: systemClock, logger: silentLogger }, BENCH_CAMPAIGN);
   const openS = (performance.now() - t) / 1000;
   const memAfter = Number(/used_memory:(\d+)/.exec(await control.info('memory'))![1]);
   console.log(`campaign open (payouts + Redis load): ${openS.toFixed(1)} s for ${fmt(opened.entitlements)} entitlements`);
@@ -110,18 +72,12 @@ try {
   await control.flushdb();
   const ledger = createLedger({ db: tdb.db, redis: control, redisUrl: tredis.url, clock: systemClock, identityKey: DEV_IDENTITY_KEY, logger: silentLogger, jobs: false });
   t = performance.now();
-  await ledger.rebuild('BENCH');
+  await ledger.rebuild(BENCH_CAMPAIGN);
   console.log(`Redis rebuild from PostgreSQL after FLUSHDB: ${((performance.now() - t) / 1000).toFixed(1)} s for ${fmt(opened.entitlements)} entitlements`);
   control.disconnect();
   // A campaign opens well before its rush: what the bulk load left behind (autovacuum of the new rows, a checkpoint
   // of the dirty pages) would otherwise land in the middle of the measurement, on the same two cores.
-  const settle = async (): Promise<string> => {
-    const started = performance.now();
-    await tdb.db.raw('VACUUM ANALYZE');
-    await tdb.db.raw('CHECKPOINT');
-    return `${((performance.now() - started) / 1000).toFixed(1)} s`;
-  };
-  console.log(`settled after the bulk load (VACUUM ANALYZE, CHECKPOINT): ${await settle()}`);
+  console.log(`settled after the bulk load (VACUUM ANALYZE, CHECKPOINT): ${await settle(tdb.db)}`);
 
   // The ceiling: same client, same framing, same connections and requests in flight, a server that does nothing.
   const echo = await startEcho();
@@ -129,7 +85,7 @@ try {
   const echoCpu0 = cpuMs(echo.child.pid!);
   const echoRun = await drive({
     port: echo.port, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS,
-    next: (c, seq) => withdrawalFor(roster.personAt((c * 7919 + seq) % ROSTER), `E${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0')),
+    next: (c, seq) => withdrawalFor(roster.personAt((c * 7919 + seq) % ROSTER), terminalOf('E', c), stanOf(seq)),
   });
   const echoCpuUs = ((cpuMs(echo.child.pid!) - echoCpu0) * 1000) / Math.max(1, echoRun.answered);
   echo.child.kill('SIGTERM');
@@ -147,38 +103,27 @@ try {
   let lastCpu = '';
   // The switch's own view of a phase (ops API): from taking a 0200 up to its answer written. The rest of what the
   // clients see is the sockets and the load generator, which share the cores.
-  type Figures = { count: number; max_ms: number; counts: number[] };
-  const snapshotOf = (w: Figures | undefined): LatencySnapshot | undefined => w && { count: w.count, maxMs: w.max_ms, counts: w.counts };
-  const inside = async (): Promise<{ all: LatencySnapshot | undefined; stages: Record<string, LatencySnapshot | undefined> }> => {
-    const body = (await (await fetch(`http://127.0.0.1:${sw.adminPort}/v1/latency`)).json()) as { by_mti: Record<string, Figures>; withdrawal_stages: Record<string, Figures> };
-    return { all: snapshotOf(body.by_mti['0200']), stages: Object.fromEntries(Object.entries(body.withdrawal_stages).map(([k, v]) => [k, snapshotOf(v)])) };
-  };
   const copies = async () => (await (await fetch(`http://127.0.0.1:${sw.adminPort}/v1/roster-copies`)).json()) as { from_copy: number; from_postgres: number; reread: number };
   // Each rate-limited phase starts from a settled PostgreSQL, as the first does: otherwise it pays for the phase before
   // it (the vacuum of its rows, the checkpoint of its pages), which at half rate cost more CPU than the phase's own
   // approvals. BENCH_NO_SETTLE=1 runs the phases back to back instead.
   const settleBetween = !process.env.BENCH_NO_SETTLE;
   const phase = async (label: string, rate?: number) => {
-    if (rate !== undefined && settleBetween) console.log(`  (settled before this phase: ${await settle()})`);
+    if (rate !== undefined && settleBetween) console.log(`  (settled before this phase: ${await settle(tdb.db)})`);
     const before = await probe.sample();
-    const insideBefore = await inside();
+    const insideBefore = await readInside(sw.adminPort);
     const copiesBefore = await copies();
     const r = await drive({
       port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
       timelineFile: process.env.BENCH_TIMELINE ? `${process.env.BENCH_TIMELINE}-${label}` : undefined,
-      next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), `${label}${String(c).padStart(7, '0')}`, String((seq % 999_999) + 1).padStart(6, '0'))),
+      next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), terminalOf(label, c), stanOf(seq))),
     });
-    const insideAfter = await inside();
-    const s = between(insideBefore.all, insideAfter.all!);
-    const stages = Object.entries(insideAfter.stages).map(([stage, after]) => {
-      const d = between(insideBefore.stages[stage], after!);
-      return `${stage} p50 ${ms(percentileMs(d, 50))} p99 ${ms(percentileMs(d, 99))}`;
-    });
+    const s = insideBetween(insideBefore, await readInside(sw.adminPort));
     const c = await copies();
     const fromCopy = c.from_copy - copiesBefore.from_copy;
     const decided = fromCopy + c.from_postgres - copiesBefore.from_postgres;
-    lastCpu = `  inside the switch (0200 taken up to answer written; bucket bounds, up to 9 % high): p50 ${ms(percentileMs(s, 50))}, p99 ${ms(percentileMs(s, 99))}\n` +
-      `  of which waiting on: ${stages.join('; ')}\n` +
+    lastCpu = `  inside the switch (0200 taken up to answer written; bucket bounds, up to 9 % high): p50 ${ms(s.p50)}, p99 ${ms(s.p99)}\n` +
+      `  of which waiting on: ${s.stages}\n` +
       `  decided from the switch's in-memory roster copy: ${((fromCopy / Math.max(1, decided)) * 100).toFixed(1)} % (decided again from PostgreSQL: ${c.reread - copiesBefore.reread})\n` +
       `  ${cpuPerApproval(before, await probe.sample(), r.codes['00'] ?? 0)}`;
     return r;
@@ -214,7 +159,6 @@ try {
   await sw.stop('SIGTERM');
 } finally {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
-  await rm(file, { force: true });
   await tredis.release();
   await tdb.drop();
 }

@@ -29,10 +29,11 @@ export interface SwitchProcess {
  */
 export const SWITCH_NODE_FLAGS = ['--max-semi-space-size=64'];
 
-export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000, nodeArgs: string[] = []): Promise<SwitchProcess> {
+/** `root`: the checkout whose switch runs (another one's, to compare two versions side by side: bench/ab.ts). */
+export function startSwitch(env: Record<string, string>, startTimeoutMs = 20_000, nodeArgs: string[] = [], root = ROOT): Promise<SwitchProcess> {
   // node itself, with tsx as a loader: the tsx CLI would fork a grandchild that a kill -9 leaves running.
-  const child = spawn(process.execPath, [...SWITCH_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', path.join(ROOT, 'switch/main.ts')], {
-    cwd: ROOT,
+  const child = spawn(process.execPath, [...SWITCH_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', path.join(root, 'switch/main.ts')], {
+    cwd: root,
     env: { ...process.env, SWITCH_PORT: '0', ADMIN_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -69,3 +69,5 @@ export function syntheticRoster(opts: { seed: number; count: number; today?: str
     },
   };
 }
+
+export type SyntheticRoster = ReturnType<typeof syntheticRoster>;
