@@ -12,9 +12,9 @@ interface Connection {
 }
 
 /**
- * One COPY FROM STDIN of data already at hand: queue it with `client.query(copy)`; `done` resolves to the rows
+ * One COPY FROM STDIN of data already at hand: hand it to pg with `client.query(copy)`; `done` resolves to the rows
  * copied, or rejects with the server's error. The data goes out from pg's own callback as soon as the server is
- * ready, so a busy event loop does not hold it up, and a query queued after it follows at once.
+ * ready, so a busy event loop does not hold it up.
  */
 class CopyIn {
   private con: Connection | null = null;
@@ -65,11 +65,36 @@ class CopyIn {
   handleCopyData(): void {}
 }
 
-/** Queues a COPY FROM STDIN of `data` (binary COPY format, whole) on the client; resolves to the rows copied. */
-export function copyAll(client: pg.Client, sql: string, data: Buffer[]): Promise<number> {
-  const copy = new CopyIn(sql, data);
-  client.query(copy as unknown as pg.Submittable);
-  return copy.done;
+/**
+ * Statements queued on one client, handed to pg one after another: each as soon as the one before it has ended
+ * (its promise settles in pg's own callback, and the next goes out in the microtasks right after it, before any
+ * other I/O is handled). pg would queue them itself, but warns that queueing a query on a busy client goes away in
+ * pg 9. A statement that fails does not stop the ones after it (inside a transaction they fail in turn, as in pg).
+ */
+export class StatementQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly client: pg.Client) {}
+
+  /** A COPY FROM STDIN of `data` (binary COPY format, whole); resolves to the rows copied. */
+  copy(sql: string, data: Buffer[]): Promise<number> {
+    return this.next(() => {
+      const copy = new CopyIn(sql, data);
+      this.client.query(copy as unknown as pg.Submittable);
+      return copy.done;
+    });
+  }
+
+  /** A statement (or several, without parameters); resolves to pg's result(s). */
+  query(sql: string): Promise<pg.QueryResult | pg.QueryResult[]> {
+    return this.next(() => this.client.query(sql) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>);
+  }
+
+  private next<T>(start: () => Promise<T>): Promise<T> {
+    const mine = this.tail.then(start);
+    this.tail = mine.catch(() => {});
+    return mine;
+  }
 }
 
 const PGCOPY_SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');

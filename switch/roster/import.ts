@@ -12,7 +12,7 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import { hashIdentifier, hashIdentifierInto, IDENTIFIER_HASH_BYTES, preparedKey } from './hashing.ts';
-import { BinaryRows, SortedRows, copyAll, MAX_SORTED_ROWS } from './copy.ts';
+import { BinaryRows, SortedRows, StatementQueue, MAX_SORTED_ROWS } from './copy.ts';
 import { readLines, splitCsvLine, MAX_LINE_CHARS } from './csv.ts';
 import { checkRow, parseHeader, taipeiDate, RosterFileError, type Header } from './rows.ts';
 import { SeenFilter, SEEN_FILTER_BYTES } from './seen.ts';
@@ -116,6 +116,8 @@ export async function importRoster(
     await conn.query('BEGIN');
     // Chunks' statements may be queued on the connection when reading fails: they must fail or finish before the ROLLBACK.
     const inflight: Promise<void>[] = [];
+    // While chunks are in flight, every statement of the connection goes through this queue, in order.
+    const queue = new StatementQueue(conn);
     /** Waits until fewer than `n` chunks are queued in PostgreSQL (rethrowing what failed). */
     const queuedBelow = async (n: number) => {
       while (inflight.length >= n) await inflight.shift();
@@ -181,9 +183,9 @@ export async function importRoster(
           data = [];
           out = new BinaryRows(COPY_CHUNK_BYTES, (b) => data.push(b));
           await queuedBelow(MAX_CHUNKS_QUEUED); // chunks in PostgreSQL while the next is read
-          // Queued together: pg sends the statements as soon as the COPY is done, whatever JavaScript is doing then.
-          const copied = copyAll(conn, CHUNK_COPY_SQL, chunk);
-          const applied = conn.query(chunkSql(literals, fresh)) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>;
+          // Queued together: the statements go out as soon as the COPY is done, whatever the reading is doing then.
+          const copied = queue.copy(CHUNK_COPY_SQL, chunk);
+          const applied = queue.query(chunkSql(literals, fresh));
           inflight.push(Promise.all([copied, applied]).then(([, results]) => addCounts(results)));
         } else {
           keysOut.finish();
@@ -200,8 +202,8 @@ export async function importRoster(
           sorted.writeTo(rowsOut);
           rowsOut.finish();
           await queuedBelow(MAX_CHUNKS_QUEUED); // chunks in PostgreSQL while the next is read
-          const copies = [copyAll(conn, FRESH_COPY_SQL, rowData), copyAll(conn, KEYS_COPY_SQL, keys)];
-          if (heldRows) copies.push(copyAll(conn, HELD_COPY_SQL, heldRows));
+          const copies = [queue.copy(FRESH_COPY_SQL, rowData), queue.copy(KEYS_COPY_SQL, keys)];
+          if (heldRows) copies.push(queue.copy(HELD_COPY_SQL, heldRows));
           inflight.push(Promise.all(copies).then(([inserted]) => {
             counts.new += inserted!;
           }));
