@@ -2,8 +2,10 @@
 // change does to latency, measured through the same noise. Identical runs of `npm run bench` differ by ±30 % on
 // this shared 2-core machine; here both versions live through the same moments, so their ratio holds much steadier.
 //   npm run bench:ab -- --b <another checkout> [--rate 1500] [--rounds 5] [--duration-s 10] [--roster 200000]
+//                       [--a-node-args "..."] [--b-node-args "..."]
 // --b is a checkout with node_modules (e.g. `git worktree add /tmp/base HEAD~1 && cp -r node_modules /tmp/base/`);
-// A is this one. --rate is per switch: each gets its own 100 connections × 4 in flight. Two switches on one
+// A is this one. --b . compares this checkout with itself, e.g. under other node flags (--b-node-args
+// "--max-semi-space-size=128": a later V8 flag overrides the switch's own). --rate is per switch: each gets its own 100 connections × 4 in flight. Two switches on one
 // campaign is how the switch runs in production too (exactly once across instances).
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -32,6 +34,12 @@ if (!B_ROOT || !existsSync(path.join(B_ROOT, 'switch/main.ts')) || !existsSync(p
   console.error('bench:ab: --b must name another checkout of this repository, with node_modules');
   process.exit(2);
 }
+const textArg = (name: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? '').split(' ').filter(Boolean) : [];
+};
+const A_NODE_ARGS = textArg('a-node-args');
+const B_NODE_ARGS = textArg('b-node-args');
 const ROSTER = arg('roster', 200_000);
 const RATE = arg('rate', 1_500);
 const ROUNDS = Math.min(12, arg('rounds', 5)); // two phase letters per round, A-X (Y, Z: the warm-up)
@@ -47,15 +55,15 @@ const tdb = await freshDatabase();
 const tredis = await freshRedis();
 const switches: SwitchProcess[] = [];
 try {
-  console.log(`A/B: A = ${ROOT}, B = ${B_ROOT}; roster ${ROSTER}, ${RATE}/s offered to each, ${ROUNDS} rounds of ${DURATION_MS / 1000} s, ${os.cpus().length} cores`);
+  console.log(`A/B: A = ${ROOT} ${A_NODE_ARGS.join(' ')}, B = ${B_ROOT} ${B_NODE_ARGS.join(' ')}; roster ${ROSTER}, ${RATE}/s offered to each, ${ROUNDS} rounds of ${DURATION_MS / 1000} s, ${os.cpus().length} cores`);
   const { roster } = await benchCampaign(tdb.db, ROSTER);
   const control = createRedis(tredis.url, { commandTimeout: 60_000, enableOfflineQueue: true });
   await openCampaign({ db: tdb.db, redis: control, clock: systemClock, logger: silentLogger }, BENCH_CAMPAIGN);
   control.disconnect();
   const env = { DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' };
-  const a = await startSwitch(env, 30_000);
+  const a = await startSwitch(env, 30_000, A_NODE_ARGS);
   switches.push(a);
-  const b = await startSwitch(env, 30_000, [], B_ROOT);
+  const b = await startSwitch(env, 30_000, B_NODE_ARGS, B_ROOT);
   switches.push(b);
 
   let nextPerson = 0;
