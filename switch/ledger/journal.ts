@@ -166,6 +166,29 @@ export async function findSeen(q: Pg, k: SeenKey): Promise<Stored | null> {
   return r ? { hash: r.body_hash, answer: r.response } : null;
 }
 
+/**
+ * A reversal whose original is unknown marks the original's answer slot with this hash (no request hashes to it).
+ * The original, when it comes, is declined REVERSED_EARLIER by the §7 checks and its decline replaces the mark.
+ */
+export const TOMBSTONE_HASH = Buffer.alloc(32);
+const TOMBSTONE_ANSWER: Answer = { outcome: 'REVERSED_EARLIER', extra: {} };
+
+export function isTombstone(s: Stored): boolean {
+  return s.hash.equals(TOMBSTONE_HASH);
+}
+
+function tombstoneKey(original: string): SeenKey {
+  return { cls: '020', key: original, hash: TOMBSTONE_HASH };
+}
+
+/**
+ * Where a stored answer may be replaced: only a tombstone, and only by a decline (an approval for a tombstoned key
+ * is exactly what must never be stored).
+ */
+const ON_SEEN_CONFLICT = `ON CONFLICT (mti_class, msg_key) DO UPDATE
+         SET body_hash = EXCLUDED.body_hash, response = EXCLUDED.response, created_at = EXCLUDED.created_at
+       WHERE messages_seen.body_hash = '\\x${TOMBSTONE_HASH.toString('hex')}'::bytea AND EXCLUDED.response->>'outcome' <> 'APPROVED'`;
+
 // ---------------------------------------------------------------------------------------------------------------
 // Writes for a 0200, grouped: reservations and stored answers of many requests in one transaction.
 
@@ -272,9 +295,8 @@ interface Row {
   reread: string | null;
 }
 
-async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, now: Date): Promise<Row[]> {
-  const rows = await q.query<{ t: 'w' | 's' | 'x'; k: string; withdrawal_id: string | null }>(
-    `WITH i AS (
+/** The group commit of a batch of 0200s ($1: the batch as one JSON array, $2: now). */
+export const RESERVE_SQL = `WITH i AS (
        -- The batch arrives as one JSON array: one JSON.stringify in the switch, one parse here (an array literal per
        -- column cost the switch more than building the rest of the statement).
        SELECT ord, kind, cls, msg_key, decode(body_hash, 'hex') AS body_hash, response::jsonb AS response, bid, amount, campaign,
@@ -282,10 +304,14 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
               -- Decided from a copy of the roster (roster_version set): only if the roster is still what the copy held
               -- (migration 008) and the key has no answer or tombstone yet, which that copy could not know.
               roster_version IS NOT NULL AND (roster_version IS DISTINCT FROM (SELECT version FROM roster_version WHERE one)
-                OR EXISTS (SELECT 1 FROM messages_seen m WHERE m.mti_class = i.cls AND m.msg_key = i.msg_key)) AS reread
+                OR m.known IS NOT NULL) AS reread
          FROM json_to_recordset($1::json) AS i(ord int, kind text, cls text, msg_key text, body_hash text, response json, bid bigint,
                                                amount bigint, campaign text, acquirer text, terminal text, stan text,
-                                               transmitted text, rrn text, window_ms bigint, roster_version bigint)),
+                                               transmitted text, rrn text, window_ms bigint, roster_version bigint)
+         -- A probe per request, as a join: an EXISTS here may be planned as a hash of all of messages_seen, built again
+         -- for every batch (the generic plan is made when the table is empty, and it grows to millions of rows).
+         LEFT JOIN LATERAL (SELECT true AS known FROM messages_seen m
+                             WHERE i.roster_version IS NOT NULL AND m.mti_class = i.cls AND m.msg_key = i.msg_key LIMIT 1) m ON true),
      -- Share-locks the campaign: a close waits for reservations committing, later ones see it closed.
      c AS (SELECT code FROM campaigns WHERE code IN (SELECT campaign FROM i WHERE kind = 'reserve') AND state = 'open' FOR SHARE),
      -- Each CTE carries what the next needs in its RETURNING: joins between CTEs would be planned blind.
@@ -323,7 +349,11 @@ async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, 
      UNION ALL
      SELECT 's', s.mti_class || '|' || s.msg_key, NULL FROM s
      UNION ALL
-     SELECT 'x', i.ord::text, coalesce((SELECT version::text FROM roster_version WHERE one), '0') FROM i WHERE i.reread`,
+     SELECT 'x', i.ord::text, coalesce((SELECT version::text FROM roster_version WHERE one), '0') FROM i WHERE i.reread`;
+
+async function reserveAndStore(q: Pg, items: Array<{ i: number; op: WriteOp }>, now: Date): Promise<Row[]> {
+  const rows = await q.query<{ t: 'w' | 's' | 'x'; k: string; withdrawal_id: string | null }>(
+    RESERVE_SQL,
     [
       JSON.stringify(
         // One object shape for both kinds (no spreads): JSON.stringify walks them on its fast path.
@@ -375,29 +405,6 @@ async function storeDeclines(q: Pg, ops: ReserveOp[], now: Date): Promise<WriteR
   const stored = await storeAnswers(q, ops.map((op, j) => ({ seen: op.seen, answer: answers[j]! })), now);
   return ops.map((op, j) => (stored.has(op.seen.cls + op.seen.key) ? { status: 'refused', answer: answers[j]! } : { status: 'duplicate' }));
 }
-
-/**
- * A reversal whose original is unknown marks the original's answer slot with this hash (no request hashes to it).
- * The original, when it comes, is declined REVERSED_EARLIER by the §7 checks and its decline replaces the mark.
- */
-export const TOMBSTONE_HASH = Buffer.alloc(32);
-const TOMBSTONE_ANSWER: Answer = { outcome: 'REVERSED_EARLIER', extra: {} };
-
-export function isTombstone(s: Stored): boolean {
-  return s.hash.equals(TOMBSTONE_HASH);
-}
-
-function tombstoneKey(original: string): SeenKey {
-  return { cls: '020', key: original, hash: TOMBSTONE_HASH };
-}
-
-/**
- * Where a stored answer may be replaced: only a tombstone, and only by a decline (an approval for a tombstoned key
- * is exactly what must never be stored).
- */
-const ON_SEEN_CONFLICT = `ON CONFLICT (mti_class, msg_key) DO UPDATE
-         SET body_hash = EXCLUDED.body_hash, response = EXCLUDED.response, created_at = EXCLUDED.created_at
-       WHERE messages_seen.body_hash = '\\x${TOMBSTONE_HASH.toString('hex')}'::bytea AND EXCLUDED.response->>'outcome' <> 'APPROVED'`;
 
 /** Inserts the answers; returns the keys (cls+key) stored. A key already there is left as it is (but see ON_SEEN_CONFLICT). */
 async function storeAnswers(q: Pg, answers: { seen: SeenKey; answer: Answer }[], now: Date): Promise<Set<string>> {

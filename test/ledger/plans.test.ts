@@ -5,33 +5,49 @@ import test from 'ava';
 import pg from 'pg';
 import { freshDatabase } from '../helpers/services.ts';
 import { MONEY_PATH_SESSION, withConnection } from '../../switch/ledger/pg.ts';
-import { READ_SQL } from '../../switch/ledger/journal.ts';
+import { READ_SQL, RESERVE_SQL } from '../../switch/ledger/journal.ts';
 
-const request = JSON.stringify([{ i: 0, cls: '020', msg_key: 'k', campaign: 'C', nhi: '00'.repeat(16), claimant: '11'.repeat(16) }]);
+const READ = {
+  sql: READ_SQL,
+  types: 'json',
+  args: `'${JSON.stringify([{ i: 0, cls: '020', msg_key: 'k', campaign: 'C', nhi: '00'.repeat(16), claimant: '11'.repeat(16) }])}'`,
+};
+// A reservation decided from the in-memory roster copy: the group commit looks up its key in messages_seen.
+const RESERVE = {
+  sql: RESERVE_SQL,
+  types: 'json, timestamptz',
+  args: `'${JSON.stringify([{ ord: 0, kind: 'reserve', cls: '020', msg_key: 'k', body_hash: 'ab'.repeat(32), response: {}, bid: 1, amount: 600000, campaign: 'C', acquirer: '1', terminal: 'T', stan: '1', transmitted: '1', rrn: '1', window_ms: 1, roster_version: 1 }])}', now()`,
+};
 
-function seqScans(plan: unknown): string[] {
+/**
+ * The scans of messages_seen in a plan that read the whole table or index: a Seq Scan, or an index scan with no
+ * condition (what a hashed SubPlan over the table becomes when sequential scans are off).
+ */
+function wholeScans(plan: unknown): string[] {
   const found: string[] = [];
   const walk = (n: Record<string, unknown>) => {
-    if (n['Node Type'] === 'Seq Scan') found.push(String(n['Relation Name']));
+    const type = String(n['Node Type']);
+    const what = String(n['Relation Name'] ?? n['Index Name']);
+    if (/^messages_seen/.test(what) && (type === 'Seq Scan' || (/Index/.test(type) && !n['Index Cond']))) found.push(`${type} on ${what}`);
     for (const c of (n['Plans'] as Record<string, unknown>[] | undefined) ?? []) walk(c);
   };
   walk((plan as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
   return found;
 }
 
-/** The read's plan as one session makes it on empty tables, then uses it after messages_seen filled up. */
-async function planAfterGrowth(url: string, session: string): Promise<string[]> {
+/** A statement's plan as one session makes it on empty tables, then uses it after messages_seen filled up. */
+async function planAfterGrowth(url: string, session: string, s: { sql: string; types: string; args: string }): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query(session);
-    await c.query(`PREPARE r(json) AS ${READ_SQL}`);
-    await c.query(`EXPLAIN EXECUTE r('${request}')`); // the generic plan is made now, on empty tables
+    await c.query(`PREPARE r(${s.types}) AS ${s.sql}`);
+    await c.query(`EXPLAIN EXECUTE r(${s.args})`); // the generic plan is made now, on empty tables
     await c.query(`INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
                    SELECT '020', 'k' || i, decode(repeat('ab', 32), 'hex'), '{}'::jsonb, now() FROM generate_series(1, 5000) i`);
-    const r = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE r('${request}')`);
+    const r = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE r(${s.args})`);
     await c.query('DELETE FROM messages_seen');
-    return seqScans(r.rows[0]['QUERY PLAN']);
+    return wholeScans(r.rows[0]['QUERY PLAN']);
   } finally {
     await c.end();
   }
@@ -42,8 +58,18 @@ test('the roster read keeps probing indexes after tables it was planned on empty
   try {
     await tdb.db.raw('VACUUM ANALYZE messages_seen, nhi_cards, beneficiaries, payouts');
     // Control: the same generic plan without the money path's session settings scans them.
-    t.true((await planAfterGrowth(tdb.url, 'SET plan_cache_mode = force_generic_plan')).includes('messages_seen'));
-    t.deepEqual(await planAfterGrowth(tdb.url, MONEY_PATH_SESSION), []);
+    t.deepEqual(await planAfterGrowth(tdb.url, 'SET plan_cache_mode = force_generic_plan', READ), ['Seq Scan on messages_seen']);
+    t.deepEqual(await planAfterGrowth(tdb.url, MONEY_PATH_SESSION, READ), []);
+  } finally {
+    await tdb.drop();
+  }
+});
+
+test('the group commit looks up each key in messages_seen by its index, not by reading the whole table per batch', async (t) => {
+  const tdb = await freshDatabase();
+  try {
+    await tdb.db.raw('VACUUM ANALYZE messages_seen, payouts, withdrawals, payout_history, campaigns');
+    t.deepEqual(await planAfterGrowth(tdb.url, MONEY_PATH_SESSION, RESERVE), []);
   } finally {
     await tdb.drop();
   }
