@@ -50,6 +50,8 @@ export async function openCampaign(d: ControlDeps, code: string): Promise<Rebuil
   if (other) throw new CampaignError(`campaign ${other.code} is open: close it first (one campaign is open at a time)`);
   const now = d.clock.now();
   await materializeCampaign(d, code, now);
+  // The switches' plans of the money path are remade from these statistics (see importRoster): not from an empty table.
+  await d.db.raw('ANALYZE payouts');
   const report = await recovery(d).rebuild(code);
   if (!report) throw new CampaignError(`campaign ${code} is being loaded into Redis by another instance: try again shortly`);
   try {

@@ -311,6 +311,11 @@ export async function importRoster(
       // A durable commit (synchronous_commit stays on): the summary says "loaded" only once the rows are on disk. It waits
       // for one flush of what the WAL writer has not written yet: milliseconds against the seconds of a large import.
       await conn.query('COMMIT');
+      // The planner's view of the roster follows it at once. The switches keep one generic plan per statement and
+      // connection, made from these statistics (a plan made on an empty roster reads it whole for every request);
+      // PostgreSQL replans when they change, and autovacuum would change them only a minute or more from now.
+      // The import is in either way: a failure here only leaves that to autovacuum.
+      if (created + updated > 0) await conn.query('ANALYZE beneficiaries, nhi_cards').catch(() => {});
       summary = {
         importId,
         campaign: campaign.code,
