@@ -10,6 +10,7 @@ import { adviceHandler } from '../handlers/advice.ts';
 import { reversalHandler } from '../handlers/reversal.ts';
 import { withdrawalHandler } from '../handlers/withdrawal.ts';
 import { MAX_IDS_PER_JOB, SettlementJobs } from '../jobs/settlement.ts';
+import { refreshStatistics } from './statistics.ts';
 import { Batcher } from './batcher.ts';
 import { beforeDeadline, deadlineIn } from './deadline.ts';
 import { CampaignCache } from './campaign-cache.ts';
@@ -144,6 +145,16 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
 
   let subscriber: Redis | null = null;
   let monitor: NodeJS.Timeout | null = null;
+  let statistics: NodeJS.Timeout | null = null;
+  let analyzing: Promise<void> | null = null;
+
+  function refreshStatisticsOnce(): Promise<void> {
+    analyzing ??= refreshStatistics(db, Date.now() + MAINTENANCE_TIMEOUT_MS)
+      .then((tables) => tables.length && logger.info('planner statistics refreshed: the table grew', { tables: tables.join(',') }))
+      .catch((e) => logger.warn('refreshing planner statistics failed (retrying)', { error: (e as Error).message }))
+      .then(() => void (analyzing = null));
+    return analyzing;
+  }
   let checking: Promise<void> | null = null;
 
   let recovered = false;
@@ -185,12 +196,16 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
       subscriber.subscribe(CAMPAIGNS_CHANNEL).catch(() => {});
       monitor = setInterval(() => void check(), LEDGER_LIMITS.EPOCH_CHECK_INTERVAL_MS);
       monitor.unref();
+      statistics = setInterval(() => void refreshStatisticsOnce(), LEDGER_LIMITS.STATS_CHECK_INTERVAL_MS);
+      statistics.unref();
       await jobs?.start();
     },
 
     async stop() {
       if (monitor) clearInterval(monitor);
-      monitor = null;
+      if (statistics) clearInterval(statistics);
+      monitor = statistics = null;
+      await analyzing;
       await reads.stop();
       await commits.stop();
       await rosters.stop();

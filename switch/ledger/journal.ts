@@ -466,10 +466,8 @@ export interface Settled {
 }
 
 /** RESERVED → PAID for the given withdrawals that are still RESERVED; returns those it changed. */
-async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
-  if (ids.length === 0) return [];
-  const rows = await q.query<Settled>(
-    `WITH w AS (
+/** Settles reserved withdrawals as paid ($1 their ids, $2 now, $3 the event, $4-$8 the message, if any). */
+export const SETTLE_SQL = `WITH w AS (
        UPDATE withdrawals SET state = 'PAID', dispensed_minor = amount_minor, settled_at = $2
         WHERE id = ANY($1) AND state = 'RESERVED'
        RETURNING id, beneficiary_id, campaign_code, amount_minor, acquirer, terminal, rrn),
@@ -485,7 +483,12 @@ async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', 
          FROM w JOIN p ON p.beneficiary_id = w.beneficiary_id)
      SELECT w.id::text AS "withdrawalId", w.campaign_code AS campaign, w.beneficiary_id::text AS "beneficiaryId",
             (SELECT count(*) FROM p WHERE p.beneficiary_id = w.beneficiary_id)::int AS payouts
-       FROM w`,
+       FROM w`;
+
+async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
+  if (ids.length === 0) return [];
+  const rows = await q.query<Settled>(
+    SETTLE_SQL,
     [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
   );
   for (const r of rows as Array<Settled & { payouts?: number }>) {

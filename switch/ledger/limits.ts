@@ -35,6 +35,10 @@ export const LEDGER_LIMITS = {
   EPOCH_CHECK_INTERVAL_MS: 1_000,
   /** Campaign states are re-read at least this often (pub/sub tells sooner). */
   CAMPAIGN_CACHE_MS: 1_000,
+  /** How often a switch looks whether a table of the rush has doubled since its statistics were taken (statistics.ts) … */
+  STATS_CHECK_INTERVAL_MS: 5_000,
+  /** … and the growth below which it does not bother (8 KB pages): 512 KB, some 3,500 withdrawals. */
+  STATS_MIN_GROWTH_PAGES: 64,
   /** partner-interface §6: stored answers and reversal tombstones are kept 48 hours. */
   SEEN_RETENTION_MS: 48 * 3600_000,
   TOMBSTONE_RETENTION_MS: 48 * 3600_000,

@@ -89,7 +89,7 @@ function timeout(deadline: number): { promise: Promise<never>; cancel(): void } 
 }
 
 /** Statements with parameters are prepared once per connection (named by their text): no parse and plan each time. */
-function statementName(sql: string): string {
+export function statementName(sql: string): string {
   let name = names.get(sql);
   if (!name) names.set(sql, (name = 'ledger_' + createHash('sha1').update(sql).digest('hex').slice(0, 16)));
   return name;

@@ -4,8 +4,9 @@
 import test from 'ava';
 import pg from 'pg';
 import { freshDatabase, freshRedis } from '../helpers/services.ts';
-import { MONEY_PATH_SESSION, withConnection } from '../../switch/ledger/pg.ts';
-import { READ_SQL, RESERVE_SQL } from '../../switch/ledger/journal.ts';
+import { MONEY_PATH_SESSION, statementName, withConnection } from '../../switch/ledger/pg.ts';
+import { refreshStatistics } from '../../switch/ledger/statistics.ts';
+import { READ_SQL, RESERVE_SQL, SETTLE_SQL } from '../../switch/ledger/journal.ts';
 import { openCampaign } from '../../switch/ledger/opening.ts';
 import { importRoster } from '../../switch/roster/import.ts';
 import { syntheticRoster } from '../../switch/roster/synthetic.ts';
@@ -108,6 +109,42 @@ test('a roster import and a campaign open remake the plans made on an empty rost
     t.deepEqual(wholeScans(r.rows[0]['QUERY PLAN'], /^(beneficiaries|payouts)/), []);
   } finally {
     await c.end();
+    redis.disconnect();
+    await tredis.release();
+    await tdb.drop();
+  }
+});
+
+test('the statistics of withdrawals follow its growth, and the plans made on it empty with them: a confirmation then finds its withdrawal by id, not among all reserved ones', async (t) => {
+  const [tdb, tredis] = await Promise.all([freshDatabase(), freshRedis()]);
+  const redis = createRedis(tredis.url, { commandTimeout: 10_000, enableOfflineQueue: true });
+  try {
+    await addBank(tdb.db, '004', 'Test Bank');
+    await createCampaign(tdb.db, { code: 'C' });
+    const roster = syntheticRoster({ seed: 2, count: 6_000 });
+    await importRoster(tdb.db, 'C', (async function* () { yield* roster.csv(); })(), { identityKey: DEV_IDENTITY_KEY });
+    await openCampaign({ db: tdb.db, redis, clock: systemClock, logger: silentLogger }, 'C');
+    await tdb.db.raw('VACUUM ANALYZE withdrawals');
+    const settle = [[], new Date(), 'CONFIRM', null, null, null, null, null];
+    // The confirmation's plan, as a money-path connection uses it: made on first use, and kept.
+    const plan = () =>
+      withConnection(tdb.db, 'plan', Date.now() + 10_000, async (q) => {
+        await q.query(SETTLE_SQL, settle);
+        const pid = (await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
+        const [r] = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${statementName(SETTLE_SQL)}('{}', now(), 'CONFIRM', NULL, NULL, NULL, NULL, NULL)`);
+        return { pid, whole: wholeScans(r!['QUERY PLAN'], /^withdrawals/) };
+      });
+    const before = await plan();
+    await tdb.db.raw(`INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn, amount_minor, reserved_at, due_at)
+                      SELECT campaign_code, beneficiary_id, 'k' || beneficiary_id, '004', 'T', '1', '1', '1', entitled_minor, now(), now() FROM payouts`);
+    // Control: planned on the empty table, the plan reads every reserved withdrawal to find the one confirmed.
+    t.deepEqual((await plan()).whole, ['Index Scan on withdrawals']);
+    t.deepEqual(await refreshStatistics(tdb.db, Date.now() + 10_000), ['withdrawals']);
+    t.deepEqual(await refreshStatistics(tdb.db, Date.now() + 10_000), [], 'not again until it has doubled');
+    const after = await plan();
+    t.is(after.pid, before.pid, 'the same connection, its plan made again');
+    t.deepEqual(after.whole, []);
+  } finally {
     redis.disconnect();
     await tredis.release();
     await tdb.drop();
