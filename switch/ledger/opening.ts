@@ -9,6 +9,7 @@ import { beneficiaryIdRange, materializePayouts } from './journal.ts';
 import { serverError, withConnection } from './pg.ts';
 import { RedisRecovery, type RebuildReport } from './recovery.ts';
 import { CAMPAIGNS_CHANNEL, Reservations } from './reservations.ts';
+import { refreshStatistics } from './statistics.ts';
 
 export interface ControlDeps {
   db: Knex;
@@ -50,8 +51,8 @@ export async function openCampaign(d: ControlDeps, code: string): Promise<Rebuil
   if (other) throw new CampaignError(`campaign ${other.code} is open: close it first (one campaign is open at a time)`);
   const now = d.clock.now();
   await materializeCampaign(d, code, now);
-  // The switches' plans of the money path are remade from these statistics (see importRoster): not from an empty table.
-  await d.db.raw('ANALYZE payouts');
+  // The switches' plans of the money path are remade from the payouts as they are now (statistics.ts).
+  await refreshStatistics(d.db, Date.now() + LOAD_TIMEOUT_MS, ['payouts']);
   const report = await recovery(d).rebuild(code);
   if (!report) throw new CampaignError(`campaign ${code} is being loaded into Redis by another instance: try again shortly`);
   try {

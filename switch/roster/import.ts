@@ -22,6 +22,7 @@ import {
 } from './writes.ts';
 import { CampaignError, campaignHashKey, requireCampaign, twdToMinor, type Campaign } from '../campaigns.ts';
 import { systemClock, type Clock } from '../clock.ts';
+import { refreshStatistics, ROSTER_TABLES } from '../ledger/statistics.ts';
 
 export { RosterFileError } from './rows.ts';
 
@@ -311,11 +312,6 @@ export async function importRoster(
       // A durable commit (synchronous_commit stays on): the summary says "loaded" only once the rows are on disk. It waits
       // for one flush of what the WAL writer has not written yet: milliseconds against the seconds of a large import.
       await conn.query('COMMIT');
-      // The planner's view of the roster follows it at once. The switches keep one generic plan per statement and
-      // connection, made from these statistics (a plan made on an empty roster reads it whole for every request);
-      // PostgreSQL replans when they change, and autovacuum would change them only a minute or more from now.
-      // The import is in either way: a failure here only leaves that to autovacuum.
-      if (created + updated > 0) await conn.query('ANALYZE beneficiaries, nhi_cards').catch(() => {});
       summary = {
         importId,
         campaign: campaign.code,
@@ -337,6 +333,9 @@ export async function importRoster(
     await db.client.releaseConnection(conn);
   }
 
+  // The planner's view of a roster that has doubled follows it at once (ledger/statistics.ts). The import is in
+  // either way: a failure here leaves it to the switches' next look.
+  if (summary.new + summary.updated > 0) await refreshStatistics(db, Date.now() + IMPORT_STATEMENT_TIMEOUT_MS, ROSTER_TABLES).catch(() => {});
   if (opts.onChanged && summary.new + summary.updated > 0) {
     try {
       for await (const ids of changedBeneficiaryIds(db, summary.importId)) await opts.onChanged(campaign, ids);

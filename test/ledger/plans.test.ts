@@ -85,7 +85,7 @@ test('the group commit looks up each key in messages_seen by its index, not by r
   }
 });
 
-test('a roster import and a campaign open remake the plans made on an empty roster: the read then probes by key', async (t) => {
+test('a roster import and a campaign open remake the plans made on an empty roster (the read then probes by key); a small import does not', async (t) => {
   const [tdb, tredis] = await Promise.all([freshDatabase(), freshRedis()]);
   const redis = createRedis(tredis.url, { commandTimeout: 10_000, enableOfflineQueue: true });
   const c = new pg.Client({ connectionString: tdb.url });
@@ -97,13 +97,17 @@ test('a roster import and a campaign open remake the plans made on an empty rost
     await c.query(`EXPLAIN EXECUTE r(${READ.args})`); // planned on the empty roster
     await addBank(tdb.db, '004', 'Test Bank');
     await createCampaign(tdb.db, { code: 'C' });
-    const roster = syntheticRoster({ seed: 1, count: 3_000 });
+    const roster = syntheticRoster({ seed: 1, count: 10_000 });
     // What the planner believes a table holds (ANALYZE sets it at once; PostgreSQL replans statements when it changes).
     const believed = async (table: string) => Number((await c.query(`SELECT reltuples FROM pg_class WHERE relname = $1`, [table])).rows[0].reltuples);
     await importRoster(tdb.db, 'C', (async function* () { yield* roster.csv(); })(), { identityKey: DEV_IDENTITY_KEY });
-    t.is(await believed('beneficiaries'), 3_000);
+    t.is(await believed('beneficiaries'), 10_000);
     await openCampaign({ db: tdb.db, redis, clock: systemClock, logger: silentLogger }, 'C');
-    t.is(await believed('payouts'), 3_000);
+    t.is(await believed('payouts'), 10_000);
+    // A small import into that roster does not pay for a sample of it: the plans still fit.
+    const more = await importRoster(tdb.db, 'C', (async function* () { yield* syntheticRoster({ seed: 3, count: 50 }).csv(); })(), { identityKey: DEV_IDENTITY_KEY });
+    t.true(more.new > 0);
+    t.is(await believed('beneficiaries'), 10_000);
     const r = await c.query(`EXPLAIN (FORMAT JSON) EXECUTE r(${READ.args})`);
     // nhi_cards is left out: no card was superseded, so it is still empty, and only an import fills it.
     t.deepEqual(wholeScans(r.rows[0]['QUERY PLAN'], /^(beneficiaries|payouts)/), []);
