@@ -4,7 +4,8 @@
 //  - a trivial echo server's round trips/s with the same framing, connections and requests in flight;
 //  - the switch's durable approvals/s through the whole path (decode, rules, Redis, PostgreSQL group commit, encode),
 //    with p50/p99/max latency, and the ratio to the echo rate;
-//  - latency at half and at a quarter of the maximum rate, and at 100/s.
+//  - latency at half and at a quarter of the maximum rate, and at 100/s;
+//  - withdrawals each followed by its 0220 confirmation, at full load.
 //   npm run bench -- [--roster 1000000] [--connections 100] [--in-flight 4] [--duration-s 10]
 // Uses its own fresh database and Redis logical DB, and drops them after.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +24,7 @@ import { silentLogger } from '../switch/log.ts';
 import { drive, type DriveResult } from './lib/driver.ts';
 import { BENCH_CAMPAIGN, benchCampaign, settle } from './lib/campaign.ts';
 import { insideBetween, readInside } from './lib/inside.ts';
-import { signOn, stanOf, terminalOf, withdrawalFor } from './lib/withdrawals.ts';
+import { confirmationFor, signOn, stanOf, terminalOf, withdrawalFor } from './lib/withdrawals.ts';
 import { cpuMs, cpuPerApproval, cpuProbe } from './lib/cpu.ts';
 
 function arg(name: string, fallback: number): number {
@@ -108,14 +109,14 @@ try {
   // it (the vacuum of its rows, the checkpoint of its pages), which at half rate cost more CPU than the phase's own
   // approvals. BENCH_NO_SETTLE=1 runs the phases back to back instead.
   const settleBetween = !process.env.BENCH_NO_SETTLE;
-  const phase = async (label: string, rate?: number) => {
-    if (rate !== undefined && settleBetween) console.log(`  (settled before this phase: ${await settle(tdb.db)})`);
+  const phase = async (label: string, rate?: number, followUp?: typeof confirmationFor) => {
+    if (label !== 'M' && settleBetween) console.log(`  (settled before this phase: ${await settle(tdb.db)})`);
     const before = await probe.sample();
     const insideBefore = await readInside(sw.adminPort);
     const copiesBefore = await copies();
     const r = await drive({
       port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
-      timelineFile: process.env.BENCH_TIMELINE ? `${process.env.BENCH_TIMELINE}-${label}` : undefined,
+      timelineFile: process.env.BENCH_TIMELINE ? `${process.env.BENCH_TIMELINE}-${label}` : undefined, followUp,
       next: (c, seq) => (nextPerson >= ROSTER ? null : withdrawalFor(roster.personAt(nextPerson++), terminalOf(label, c), stanOf(seq))),
     });
     const s = insideBetween(insideBefore, await readInside(sw.adminPort));
@@ -145,14 +146,23 @@ try {
   const light = await phase('L', 100);
   console.log(line('switch at 100/s (the latency of the path itself, no queueing)', light));
   console.log(lastCpu);
+  // A withdrawal as a bank completes it: the approval, then its 0220 (the ATM dispensed), sent at once on the same
+  // connection in the slot the approval freed. The 0200s' figures; the CPU per approval includes its confirmation.
+  const completed = await phase('C', undefined, confirmationFor);
+  const f = completed.followUps!;
+  console.log(line('switch, withdrawals followed by their 0220 confirmation, at full load', completed));
+  console.log(`  the 0220s: ${fmt(f.answered)} answered (${fmt((f.answered / completed.elapsedMs) * 1000)}/s); p50 ${ms(f.latencyMs.p50)}, p99 ${ms(f.latencyMs.p99)}, max ${ms(f.latencyMs.max)}; codes ${JSON.stringify(f.codes)}`);
+  console.log(lastCpu);
   const n = Number((await tdb.db('withdrawals').count<{ n: string }[]>('* as n'))[0]!.n);
-  const seenApprovals = approvals + (half.codes['00'] ?? 0) + (quarter.codes['00'] ?? 0) + (light.codes['00'] ?? 0);
+  const seenApprovals = approvals + (half.codes['00'] ?? 0) + (quarter.codes['00'] ?? 0) + (light.codes['00'] ?? 0) + (completed.codes['00'] ?? 0);
   const states = await tdb.db('withdrawals').select('state').count('* as n').groupBy('state');
   const standing = states.filter((r) => r.state !== 'VOIDED').reduce((a, r) => a + Number(r.n), 0);
   console.log(
     `PostgreSQL withdrawals standing ${fmt(standing)} vs approvals the clients saw ${fmt(seenApprovals)}: ${standing === seenApprovals ? 'equal' : 'DIFFERENT'} ` +
       `(by state: ${states.map((r) => `${r.state} ${r.n}`).join(', ')}; all rows ${n})`,
   );
+  const paid = Number(states.find((r) => r.state === 'PAID')?.n ?? 0);
+  console.log(`PostgreSQL withdrawals PAID ${fmt(paid)} vs confirmations the clients saw answered 00 ${fmt(f.codes['00'] ?? 0)}: ${paid === (f.codes['00'] ?? 0) ? 'equal' : 'DIFFERENT'}`);
   if (process.env.BENCH_DUMP_SWITCH_LOG) (await import('node:fs')).writeFileSync(process.env.BENCH_DUMP_SWITCH_LOG, sw.lines.join('\n'));
   probeRedis.disconnect();
   await ledger.stop();

@@ -23,6 +23,11 @@ export interface DriveOptions {
   timelineFile?: string;
   /** The next request of a connection; its DE11 must be unique among that connection's requests in flight. Null: no more. */
   next(connection: number, seq: number): IsoMessage | null;
+  /**
+   * What the client sends once a request is answered (a bank's 0220 after an approval), on the same connection, in the
+   * slot the answer freed, outside the pacing; counted apart (DriveResult.followUps). Null: nothing.
+   */
+  followUp?(request: IsoMessage, answer: IsoMessage): IsoMessage | null;
 }
 
 export interface DriveResult {
@@ -32,6 +37,15 @@ export interface DriveResult {
   perSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
   codes: Record<string, number>;
+  /** The follow-ups' answers, when followUp was given. */
+  followUps?: { answered: number; latencyMs: Latencies; codes: Record<string, number> };
+}
+
+type Latencies = { p50: number; p90: number; p99: number; max: number };
+
+function summary(latencies: number[]): Latencies {
+  latencies.sort((a, b) => a - b);
+  return { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? NaN };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -43,6 +57,7 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   const latencies: number[] = [];
   const timeline: string[] | null = o.timelineFile ? [] : null;
   const codes: Record<string, number> = {};
+  const followed = { answered: 0, latencies: [] as number[], codes: {} as Record<string, number> };
   let sent = 0;
   let answered = 0;
   let stopping = false;
@@ -74,7 +89,7 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
         c.exhausted = true;
         return false;
       }
-      c.pending.set(msg.fields[11]!, performance.now());
+      c.pending.set(msg.fields[11]!, { at: performance.now(), msg: o.followUp ? msg : null });
       sent++;
       c.socket.write(frame(encode(msg)));
       return true;
@@ -109,14 +124,25 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
 
     for (const c of conns) {
       c.onMessage = (m) => {
-        const t0 = c.pending.get(m.fields[11] ?? '');
-        if (t0 === undefined) return;
+        const p = c.pending.get(m.fields[11] ?? '');
+        if (p === undefined) return;
         c.pending.delete(m.fields[11]!);
-        answered++;
-        latencies.push(performance.now() - t0);
-        if (timeline) timeline.push(`${(t0 - started).toFixed(1)} ${(performance.now() - t0).toFixed(2)}`);
         const rc = m.fields[39] ?? '--';
-        codes[rc] = (codes[rc] ?? 0) + 1;
+        if (p.followUp) {
+          followed.answered++;
+          followed.latencies.push(performance.now() - p.at);
+          followed.codes[rc] = (followed.codes[rc] ?? 0) + 1;
+        } else {
+          answered++;
+          latencies.push(performance.now() - p.at);
+          if (timeline) timeline.push(`${(p.at - started).toFixed(1)} ${(performance.now() - p.at).toFixed(2)}`);
+          codes[rc] = (codes[rc] ?? 0) + 1;
+          const next = p.msg && o.followUp!(p.msg, m);
+          if (next) {
+            c.pending.set(next.fields[11]!, { at: performance.now(), msg: null, followUp: true });
+            c.socket.write(frame(encode(next)));
+          }
+        }
         if (o.ratePerSecond) {
           if (due() > 0) send(c);
         } else while (send(c));
@@ -137,14 +163,14 @@ export async function drive(o: DriveOptions): Promise<DriveResult> {
   });
   const elapsedMs = performance.now() - started;
   if (timeline) writeFileSync(o.timelineFile!, timeline.join('\n') + '\n');
-  latencies.sort((a, b) => a - b);
   return {
     sent,
     answered,
     elapsedMs,
     perSecond: (answered / elapsedMs) * 1000,
-    latencyMs: { p50: percentile(latencies, 50), p90: percentile(latencies, 90), p99: percentile(latencies, 99), max: latencies[latencies.length - 1] ?? NaN },
+    latencyMs: summary(latencies),
     codes,
+    followUps: o.followUp ? { answered: followed.answered, latencyMs: summary(followed.latencies), codes: followed.codes } : undefined,
   };
 }
 
@@ -154,8 +180,8 @@ interface Conn {
   onMessage: (m: IsoMessage) => void;
   onClose: () => void;
   done: boolean;
-  /** DE11 → when it was sent */
-  pending: Map<string, number>;
+  /** DE11 → when it was sent, and the request when a follow-up may come of it */
+  pending: Map<string, { at: number; msg: IsoMessage | null; followUp?: true }>;
   seq: number;
   exhausted: boolean;
 }

@@ -2,6 +2,7 @@
 import type { IsoMessage } from '../../switch/iso8583/message.ts';
 import { buildTlv } from '../../switch/iso8583/de48.ts';
 import type { SyntheticPerson } from '../../switch/roster/synthetic.ts';
+import { originalData } from '../../simulators/bank/fields.ts';
 
 const now = new Date();
 const taipei = new Date(now.getTime() + 8 * 3600_000);
@@ -31,3 +32,17 @@ export const terminalOf = (label: string, connection: number) => `${label}${Stri
 
 /** STANs of a connection, 000001-999999. */
 export const stanOf = (seq: number) => String((seq % 999_999) + 1).padStart(6, '0');
+
+/**
+ * The bank's 0220 once the ATM has dispensed an approved withdrawal (partner-interface §5), as the bank simulator builds
+ * it; sent at once here, where a real one follows the dispense by seconds. Its key is in class 022, so it may reuse the
+ * withdrawal's STAN and DE7.
+ */
+export function confirmationFor(request: IsoMessage, answer: IsoMessage): IsoMessage | null {
+  if (answer.fields[39] !== '00') return null;
+  const f = request.fields;
+  return {
+    mti: '0220',
+    fields: { 3: f[3], 4: f[4], 7: f[7], 11: f[11], 12: f[12], 13: f[13], 32: f[32], 37: f[37], 41: f[41], 49: f[49], 90: originalData(request) },
+  };
+}

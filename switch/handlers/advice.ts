@@ -29,7 +29,7 @@ export async function handleAdvice<T>(
   return core.keyLock.run(seen.cls + seen.key, async () => {
     const deadline = Date.now() + LIMITS.STORE_TIMEOUT_MS;
     const unavailable: Answer = { outcome: 'UNAVAILABLE', extra: {} };
-    try {
+    const recordIt = async (): Promise<IsoMessage> => {
       const stored = await withConnection(core.db, 'stored answer', deadline, (q) => findSeen(q, seen));
       if (stored) return replay(stored, req, seen);
       if (req.fields[32] !== ctx.bank.code) {
@@ -44,6 +44,10 @@ export async function handleAdvice<T>(
         );
       }
       return answered(req, answer);
+    };
+    try {
+      // A burst of advices waits for one of a few slots here, not in the connection pool ahead of the 0200s' batches.
+      return await core.advices.run(deadline, recordIt);
     } catch (e) {
       core.logger.warn('advice answered 91: not recorded', { mti: req.mti, error: (e as Error).message });
       return answered(req, unavailable);

@@ -7,6 +7,7 @@ import type { Bank } from '../banks.ts';
 import type { Batcher } from './batcher.ts';
 import type { CampaignCache } from './campaign-cache.ts';
 import type { KeyLock } from './dedupe.ts';
+import type { Slots } from './slots.ts';
 import type { GroupCommit } from './group-commit.ts';
 import type { ReadQuery, ReadResult } from './journal.ts';
 import type { RedisRecovery } from './recovery.ts';
@@ -35,6 +36,8 @@ export interface LedgerCore {
   reads: Batcher<ReadQuery, ReadResult>;
   commits: GroupCommit;
   keyLock: KeyLock;
+  /** Advices using PostgreSQL at once: so that a burst of them cannot take the connections the 0200s' batches need. */
+  advices: Slots;
   /**
    * How long a 0200 waited on each store, where its time goes (ops API): 'roster_read' (when not decided from the
    * copy), 'redis_reserve', 'group_commit'.

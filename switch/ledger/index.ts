@@ -11,6 +11,7 @@ import { reversalHandler } from '../handlers/reversal.ts';
 import { withdrawalHandler } from '../handlers/withdrawal.ts';
 import { MAX_IDS_PER_JOB, SettlementJobs } from '../jobs/settlement.ts';
 import { refreshStatistics } from './statistics.ts';
+import { Slots } from './slots.ts';
 import { Batcher } from './batcher.ts';
 import { beforeDeadline, deadlineIn } from './deadline.ts';
 import { CampaignCache } from './campaign-cache.ts';
@@ -137,6 +138,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     reads,
     commits,
     keyLock: new KeyLock(),
+    advices: new Slots('advice', LEDGER_LIMITS.ADVICE_CONCURRENCY, LEDGER_LIMITS.ADVICE_MAX_QUEUE),
     stages: new Latencies(),
     scheduleSettlement(withdrawalId, windowMs) {
       if (jobs) toSchedule.add(withdrawalId, windowMs);

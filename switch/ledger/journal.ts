@@ -15,7 +15,7 @@ import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
 import type { FieldValues } from '../iso8583/message.ts';
 import { LEDGER_LIMITS } from './limits.ts';
-import { inStatement, inTransaction, Rollback, withConnection, type Pg } from './pg.ts';
+import { inStatement, inTransaction, Rollback, serverError, withConnection, type Pg } from './pg.ts';
 import { entitlementOutcome, type Payout, type PayoutState, type RosterEntry } from './rules.ts';
 import type { Outcome } from '../handlers/outcomes.ts';
 
@@ -466,10 +466,14 @@ export interface Settled {
 }
 
 /** RESERVED → PAID for the given withdrawals that are still RESERVED; returns those it changed. */
-/** Settles reserved withdrawals as paid ($1 their ids, $2 now, $3 the event, $4-$8 the message, if any). */
-export const SETTLE_SQL = `WITH w AS (
+/**
+ * Settles reserved withdrawals as paid: those `which` picks by id, at $2, as event $3 of the message in $4-$8 (if
+ * any); `also` adds to the same statement (a confirmation's answer).
+ */
+function settleSql(which: string, also = ''): string {
+  return `WITH w AS (
        UPDATE withdrawals SET state = 'PAID', dispensed_minor = amount_minor, settled_at = $2
-        WHERE id = ANY($1) AND state = 'RESERVED'
+        WHERE id ${which} AND state = 'RESERVED'
        RETURNING id, beneficiary_id, campaign_code, amount_minor, acquirer, terminal, rrn),
      p AS (
        UPDATE payouts p SET state = 'PAID', paid_minor = p.paid_minor + p.reserved_minor, reserved_minor = 0, updated_at = $2
@@ -480,22 +484,42 @@ export const SETTLE_SQL = `WITH w AS (
                                    acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
        SELECT $2, w.campaign_code, w.beneficiary_id, w.id, $3, 'RESERVED', 'PAID', $4, coalesce($5, w.acquirer),
               coalesce($6, w.terminal), $7, coalesce($8, w.rrn), w.amount_minor, p.paid_minor, p.reserved_minor
-         FROM w JOIN p ON p.beneficiary_id = w.beneficiary_id)
+         FROM w JOIN p ON p.beneficiary_id = w.beneficiary_id)${also}
      SELECT w.id::text AS "withdrawalId", w.campaign_code AS campaign, w.beneficiary_id::text AS "beneficiaryId",
             (SELECT count(*) FROM p WHERE p.beneficiary_id = w.beneficiary_id)::int AS payouts
        FROM w`;
+}
 
-async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
-  if (ids.length === 0) return [];
-  const rows = await q.query<Settled>(
-    SETTLE_SQL,
-    [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
-  );
+/** The withdrawals of $1 (ids). */
+export const SETTLE_SQL = settleSql('= ANY($1)');
+
+/**
+ * A 0220/0221 whole, in one statement that commits by itself: the latest withdrawal of the original's key ($1), and
+ * the advice's answer ($9-$12: class, key, body hash, response). One round trip where a transaction took five, each
+ * waiting its turn in a busy switch. The answer has no ON CONFLICT: a key answered meanwhile fails the whole
+ * statement (23505), so nothing of it happened.
+ */
+export const CONFIRM_SQL = settleSql(
+  '= (SELECT id FROM withdrawals WHERE msg_key = $1 ORDER BY id DESC LIMIT 1)',
+  `,
+     s AS (INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at) VALUES ($9, $10, $11, $12, $2))`,
+);
+
+/** A settled withdrawal whose payout was not RESERVED is a bug: the statement's own check, asserted. */
+function eachWithItsPayout(rows: Settled[]): Settled[] {
   for (const r of rows as Array<Settled & { payouts?: number }>) {
     assert.equal(r.payouts, 1, `withdrawal ${r.withdrawalId} was RESERVED but its payout was not`);
     delete r.payouts;
   }
   return rows;
+}
+
+async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
+  if (ids.length === 0) return [];
+  return eachWithItsPayout(await q.query<Settled>(
+    SETTLE_SQL,
+    [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
+  ));
 }
 
 interface WithdrawalRow {
@@ -528,11 +552,20 @@ async function storeOrUndo<T>(q: Pg, seen: SeenKey, answer: Answer, change: T | 
 export async function confirm(
   db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; answer: Answer }, now: Date, deadline: number,
 ): Promise<AdviceResult<Settled>> {
-  return inTransaction(db, 'confirmation', deadline, async (q) => {
-    const w = await lockWithdrawal(q, a.original);
-    const [changed] = w ? await settle(q, [w.id], 'CONFIRM', a.msg, now) : [];
-    return storeOrUndo(q, a.seen, a.answer, changed ?? null, now);
-  });
+  const m = a.msg;
+  let rows: Settled[];
+  try {
+    rows = await inStatement(db, 'confirmation', deadline, (q) =>
+      q.query<Settled>(CONFIRM_SQL, [
+        a.original, now, 'CONFIRM', m.mti, m.acquirer, m.terminal, m.stan, m.rrn, a.seen.cls, a.seen.key, a.seen.hash, JSON.stringify(a.answer),
+      ]),
+    );
+  } catch (e) {
+    if (serverError(e) && e.code === '23505' && (e as { constraint?: string }).constraint === 'messages_seen_pkey') return { status: 'duplicate' };
+    throw e;
+  }
+  const [changed] = eachWithItsPayout(rows);
+  return { status: 'stored', change: changed ?? null };
 }
 
 export interface Reversed {

@@ -21,6 +21,12 @@ export const LEDGER_LIMITS = {
   READ_CONCURRENCY: 2,
   READ_MAX_QUEUE: 8_192,
   /**
+   * Advices (0220/0221, 0420/0421) in PostgreSQL at once, each a transaction on its own connection (slots.ts): with the
+   * batches above and the settlement jobs, within the switch's pool of 20. The rest wait, up to ADVICE_MAX_QUEUE.
+   */
+  ADVICE_CONCURRENCY: 8,
+  ADVICE_MAX_QUEUE: 4_096,
+  /**
    * A Redis reservation older than this while PostgreSQL says AVAILABLE never reached PostgreSQL
    * (its process died or its commit failed): another withdrawal may take it over.
    */

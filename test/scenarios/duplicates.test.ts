@@ -96,6 +96,22 @@ test('the same 0220 key with a different body gets 94 and is not recorded', asyn
   t.is(res.mti, '0230');
 });
 
+test('the same 0220 at two switches at once is recorded once: one settles the withdrawal, the other answers what was stored', async (t) => {
+  const other = await f.ledger();
+  const p = await person();
+  const w = withdrawal({ person: p });
+  t.is(rc(await send(ledger, w)), '00');
+  const c = confirmation(w);
+  // Each switch serializes a key only among its own requests: here the two meet in PostgreSQL.
+  const [a, b] = await Promise.all([send(ledger, c), send(other, c)]);
+  t.deepEqual([rc(a), rc(b)], ['00', '00']);
+  const confirms = await f.db('payout_history').where({ event: 'CONFIRM', stan: c.fields[11]! });
+  t.is(confirms.length, 1);
+  t.is((await f.db('messages_seen').where({ mti_class: '022' }).andWhere('msg_key', 'like', `%|${c.fields[11]}|%`)).length, 1);
+  const settled = await f.db('withdrawals').where({ terminal: w.fields[41]!, stan: w.fields[11]! }).first();
+  t.is(settled.state, 'PAID');
+});
+
 test('a 0221 with the key of a 0420 is in another class and does not replay the reversal', async (t) => {
   const p = await person();
   const w = withdrawal({ person: p });
