@@ -10,7 +10,7 @@ export function reversalHandler(core: LedgerCore): Handler {
   return (req, ctx) =>
     handleAdvice(
       core, req, ctx,
-      (a, deadline) => reverse(core.db, { ...a, dispensedMinor: dispensedMinor(req.fields) }, core.clock.now(), deadline),
+      (a, deadline, slot) => slot(() => reverse(core.db, { ...a, dispensedMinor: dispensedMinor(req.fields) }, core.clock.now(), deadline)),
       async (r) => {
         const epoch = core.recovery.epochOf(r.campaign);
         if (!epoch) return;

@@ -9,7 +9,7 @@ import type { CampaignCache } from './campaign-cache.ts';
 import type { KeyLock } from './dedupe.ts';
 import type { Slots } from './slots.ts';
 import type { GroupCommit } from './group-commit.ts';
-import type { ReadQuery, ReadResult } from './journal.ts';
+import type { AdviceResult, ConfirmOp, ReadQuery, ReadResult, Settled } from './journal.ts';
 import type { RedisRecovery } from './recovery.ts';
 import type { Reservations } from './reservations.ts';
 import type { RosterCopies } from './roster-copies.ts';
@@ -35,6 +35,8 @@ export interface LedgerCore {
   rosters: RosterCopies;
   reads: Batcher<ReadQuery, ReadResult>;
   commits: GroupCommit;
+  /** 0220/0221s recorded together (CONFIRM_BATCH_SQL). */
+  confirms: Batcher<ConfirmOp, AdviceResult<Settled>>;
   keyLock: KeyLock;
   /** Advices using PostgreSQL at once: so that a burst of them cannot take the connections the 0200s' batches need. */
   advices: Slots;

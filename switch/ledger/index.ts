@@ -18,10 +18,10 @@ import { CampaignCache } from './campaign-cache.ts';
 import type { Handler, LedgerCore } from './core.ts';
 import { KeyLock } from './dedupe.ts';
 import { GroupCommit } from './group-commit.ts';
-import { purgeExpired, readBatch, settleDue, type ReadQuery, type ReadResult, type Settled } from './journal.ts';
+import { confirmBatch, purgeExpired, readBatch, settleDue, type AdviceResult, type ConfirmOp, type ReadQuery, type ReadResult, type Settled } from './journal.ts';
 import { LEDGER_LIMITS } from './limits.ts';
 import { refreshBeneficiaries } from './opening.ts';
-import { withConnection } from './pg.ts';
+import { inStatement, withConnection } from './pg.ts';
 import { RedisRecovery, type RebuildReport } from './recovery.ts';
 import { RosterCopies, type RosterCopiesStats } from './roster-copies.ts';
 import { Latencies, type LatencySnapshot } from '../link/latency.ts';
@@ -99,6 +99,17 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     },
   );
 
+  const confirms = new Batcher<ConfirmOp, AdviceResult<Settled>>(
+    (ops) => inStatement(db, 'confirmations', Date.now() + LIMITS.STORE_TIMEOUT_MS, (q) => confirmBatch(q, ops, clock.now())),
+    {
+      name: 'confirmations',
+      maxBatch: LEDGER_LIMITS.CONFIRM_MAX_BATCH,
+      minIntervalMs: LEDGER_LIMITS.CONFIRM_MIN_INTERVAL_MS,
+      maxQueue: LEDGER_LIMITS.CONFIRM_MAX_QUEUE,
+      concurrency: LEDGER_LIMITS.CONFIRM_CONCURRENCY,
+    },
+  );
+
   async function settle(now: Date, withdrawalIds: string[] | null): Promise<Settled[]> {
     const settled = await settleDue(db, now, withdrawalIds, Date.now() + MAINTENANCE_TIMEOUT_MS);
     for (const s of settled) {
@@ -137,6 +148,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
     rosters,
     reads,
     commits,
+    confirms,
     keyLock: new KeyLock(),
     advices: new Slots('advice', LEDGER_LIMITS.ADVICE_CONCURRENCY, LEDGER_LIMITS.ADVICE_MAX_QUEUE),
     stages: new Latencies(),
@@ -209,6 +221,7 @@ export function createLedger(deps: LedgerDeps): LedgerOps {
       monitor = statistics = null;
       await analyzing;
       await reads.stop();
+      await confirms.stop();
       await commits.stop();
       await rosters.stop();
       await toSchedule.flushAll();

@@ -467,14 +467,19 @@ export interface Settled {
 
 /** RESERVED → PAID for the given withdrawals that are still RESERVED; returns those it changed. */
 /**
- * Settles reserved withdrawals as paid: those `which` picks by id, at $2, as event $3 of the message in $4-$8 (if
- * any); `also` adds to the same statement (a confirmation's answer).
+ * Settles reserved withdrawals as paid, at $2. `targets` defines the CTE t: the withdrawals (id), each with the request
+ * of the batch it answers (ord; null for none), the event, and the message that settles it (mti, acquirer, terminal,
+ * stan, rrn; null where the switch itself decides: the window). `also` adds CTEs, `rows` rows to the result.
  */
-function settleSql(which: string, also = ''): string {
-  return `WITH w AS (
-       UPDATE withdrawals SET state = 'PAID', dispensed_minor = amount_minor, settled_at = $2
-        WHERE id ${which} AND state = 'RESERVED'
-       RETURNING id, beneficiary_id, campaign_code, amount_minor, acquirer, terminal, rrn),
+function settleSql(targets: string, also = '', rows = ''): string {
+  return `WITH ${targets},
+     -- Each CTE carries what the next needs in its RETURNING: joins between CTEs would be planned blind.
+     w AS (
+       UPDATE withdrawals x SET state = 'PAID', dispensed_minor = x.amount_minor, settled_at = $2
+         FROM t WHERE x.id = t.id AND x.state = 'RESERVED'
+       RETURNING t.ord, x.id, x.beneficiary_id, x.campaign_code, x.amount_minor, t.event, t.mti,
+                 coalesce(t.acquirer, x.acquirer) AS acquirer, coalesce(t.terminal, x.terminal) AS terminal, t.stan,
+                 coalesce(t.rrn, x.rrn) AS rrn),
      p AS (
        UPDATE payouts p SET state = 'PAID', paid_minor = p.paid_minor + p.reserved_minor, reserved_minor = 0, updated_at = $2
          FROM w WHERE p.beneficiary_id = w.beneficiary_id AND p.state = 'RESERVED'
@@ -482,44 +487,72 @@ function settleSql(which: string, also = ''): string {
      h AS (
        INSERT INTO payout_history (at, campaign_code, beneficiary_id, withdrawal_id, event, from_state, to_state, mti,
                                    acquirer, terminal, stan, rrn, amount_minor, paid_after_minor, reserved_after_minor)
-       SELECT $2, w.campaign_code, w.beneficiary_id, w.id, $3, 'RESERVED', 'PAID', $4, coalesce($5, w.acquirer),
-              coalesce($6, w.terminal), $7, coalesce($8, w.rrn), w.amount_minor, p.paid_minor, p.reserved_minor
+       SELECT $2, w.campaign_code, w.beneficiary_id, w.id, w.event, 'RESERVED', 'PAID', w.mti, w.acquirer, w.terminal,
+              w.stan, w.rrn, w.amount_minor, p.paid_minor, p.reserved_minor
          FROM w JOIN p ON p.beneficiary_id = w.beneficiary_id)${also}
-     SELECT w.id::text AS "withdrawalId", w.campaign_code AS campaign, w.beneficiary_id::text AS "beneficiaryId",
+     SELECT 'w' AS kind, w.ord, NULL::text AS key, w.id::text AS "withdrawalId", w.campaign_code::text AS campaign,
+            w.beneficiary_id::text AS "beneficiaryId",
             (SELECT count(*) FROM p WHERE p.beneficiary_id = w.beneficiary_id)::int AS payouts
-       FROM w`;
+       FROM w${rows}`;
 }
 
-/** The withdrawals of $1 (ids). */
-export const SETTLE_SQL = settleSql('= ANY($1)');
-
-/**
- * A 0220/0221 whole, in one statement that commits by itself: the latest withdrawal of the original's key ($1), and
- * the advice's answer ($9-$12: class, key, body hash, response). One round trip where a transaction took five, each
- * waiting its turn in a busy switch. The answer has no ON CONFLICT: a key answered meanwhile fails the whole
- * statement (23505), so nothing of it happened.
- */
-export const CONFIRM_SQL = settleSql(
-  '= (SELECT id FROM withdrawals WHERE msg_key = $1 ORDER BY id DESC LIMIT 1)',
-  `,
-     s AS (INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at) VALUES ($9, $10, $11, $12, $2))`,
+/** The withdrawals of $1 (ids), as event $3 of the message in $4-$8 (if any). */
+export const SETTLE_SQL = settleSql(
+  `t AS (SELECT NULL::int AS ord, id, $3::text AS event, $4::text AS mti, $5::text AS acquirer, $6::text AS terminal,
+                $7::text AS stan, $8::text AS rrn FROM unnest($1::bigint[]) AS id)`,
 );
 
-/** A settled withdrawal whose payout was not RESERVED is a bug: the statement's own check, asserted. */
-function eachWithItsPayout(rows: Settled[]): Settled[] {
-  for (const r of rows as Array<Settled & { payouts?: number }>) {
-    assert.equal(r.payouts, 1, `withdrawal ${r.withdrawalId} was RESERVED but its payout was not`);
-    delete r.payouts;
-  }
-  return rows;
+/**
+ * 0220/0221s together, in one statement that commits by itself ($1: the advices as one JSON array): each settles the
+ * latest withdrawal of its original's key, and its answer is stored. One commit for the batch, where one per advice
+ * held the confirmations to a few hundred a second (each waited its turn to flush the WAL). An advice whose key
+ * already has an answer changes nothing: it is a retransmission, answered from what is stored.
+ */
+export const CONFIRM_BATCH_SQL = settleSql(
+  `i AS (SELECT * FROM json_to_recordset($1::json) AS i(ord int, original text, cls text, msg_key text, body_hash text,
+                                                       response json, mti text, acquirer text, terminal text, stan text, rrn text)),
+     -- Probes per advice, as joins (an EXISTS may be planned as a hash of the whole table: see RESERVE_SQL).
+     t AS (SELECT i.ord, o.id, 'CONFIRM'::text AS event, i.mti, i.acquirer, i.terminal, i.stan, i.rrn
+             FROM i CROSS JOIN LATERAL (SELECT x.id FROM withdrawals x WHERE x.msg_key = i.original ORDER BY x.id DESC LIMIT 1) o
+             LEFT JOIN LATERAL (SELECT true AS known FROM messages_seen m WHERE m.mti_class = i.cls AND m.msg_key = i.msg_key LIMIT 1) k ON true
+            WHERE k.known IS NULL)`,
+  `,
+     -- Every advice's answer; a key stored meanwhile (the same advice at another switch) is left as it is.
+     s AS (INSERT INTO messages_seen (mti_class, msg_key, body_hash, response, created_at)
+           SELECT cls, msg_key, decode(body_hash, 'hex'), response::jsonb, $2 FROM i
+           ON CONFLICT (mti_class, msg_key) DO NOTHING
+           RETURNING mti_class, msg_key)`,
+  `
+     UNION ALL
+     SELECT 's', NULL, s.mti_class || '|' || s.msg_key, NULL, NULL, NULL, NULL FROM s`,
+);
+
+interface SettleRow extends Settled {
+  kind: 'w' | 's';
+  /** The op of the batch ('w': the one that settled it, if any). */
+  ord: number | null;
+  /** 's': the class and key of an answer stored. */
+  key: string | null;
+  payouts: number | null;
+}
+
+/** The withdrawals settled. One whose payout was not RESERVED is a bug: the statement's own check, asserted. */
+function settledOf(rows: SettleRow[]): Array<Settled & { ord: number | null }> {
+  return rows
+    .filter((r) => r.kind === 'w')
+    .map((r) => {
+      assert.equal(r.payouts, 1, `withdrawal ${r.withdrawalId} was RESERVED but its payout was not`);
+      return { ord: r.ord, withdrawalId: r.withdrawalId, campaign: r.campaign, beneficiaryId: r.beneficiaryId };
+    });
 }
 
 async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
   if (ids.length === 0) return [];
-  return eachWithItsPayout(await q.query<Settled>(
+  const rows = await q.query<SettleRow>(
     SETTLE_SQL,
     [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
-  ));
+  );
+  return settledOf(rows).map(({ ord: _ord, ...settled }) => settled);
 }
 
 interface WithdrawalRow {
@@ -548,24 +581,33 @@ async function storeOrUndo<T>(q: Pg, seen: SeenKey, answer: Answer, change: T | 
   return { status: 'stored', change };
 }
 
-/** 0220/0221: the cash was dispensed. Unknown original or already settled: recorded, nothing changes. */
-export async function confirm(
-  db: Knex, a: { seen: SeenKey; original: string; msg: MessageRef; answer: Answer }, now: Date, deadline: number,
-): Promise<AdviceResult<Settled>> {
-  const m = a.msg;
-  let rows: Settled[];
-  try {
-    rows = await inStatement(db, 'confirmation', deadline, (q) =>
-      q.query<Settled>(CONFIRM_SQL, [
-        a.original, now, 'CONFIRM', m.mti, m.acquirer, m.terminal, m.stan, m.rrn, a.seen.cls, a.seen.key, a.seen.hash, JSON.stringify(a.answer),
-      ]),
-    );
-  } catch (e) {
-    if (serverError(e) && e.code === '23505' && (e as { constraint?: string }).constraint === 'messages_seen_pkey') return { status: 'duplicate' };
-    throw e;
-  }
-  const [changed] = eachWithItsPayout(rows);
-  return { status: 'stored', change: changed ?? null };
+export interface ConfirmOp {
+  seen: SeenKey;
+  /** The key of the 0200 it confirms. */
+  original: string;
+  msg: MessageRef;
+  answer: Answer;
+}
+
+/**
+ * 0220/0221s: the cash was dispensed (CONFIRM_BATCH_SQL). Unknown original or already settled: recorded, nothing
+ * changes. One result per op, in order: 'duplicate' for a key stored by someone else meanwhile.
+ */
+export async function confirmBatch(q: Pg, ops: ConfirmOp[], now: Date): Promise<AdviceResult<Settled>[]> {
+  const rows = await q.query<SettleRow>(CONFIRM_BATCH_SQL, [
+    JSON.stringify(
+      ops.map((op, ord) => ({
+        ord, original: op.original, cls: op.seen.cls, msg_key: op.seen.key, body_hash: op.seen.hash.toString('hex'), response: op.answer,
+        mti: op.msg.mti, acquirer: op.msg.acquirer, terminal: op.msg.terminal, stan: op.msg.stan, rrn: op.msg.rrn,
+      })),
+    ),
+    now,
+  ]);
+  const stored = new Set(rows.filter((r) => r.kind === 's').map((r) => r.key));
+  const changed = new Map(settledOf(rows).map(({ ord, ...settled }) => [ord, settled]));
+  return ops.map((op, ord) =>
+    stored.has(`${op.seen.cls}|${op.seen.key}`) ? { status: 'stored', change: changed.get(ord) ?? null } : { status: 'duplicate' },
+  );
 }
 
 export interface Reversed {

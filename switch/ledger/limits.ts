@@ -20,6 +20,11 @@ export const LEDGER_LIMITS = {
   READ_MIN_INTERVAL_MS: 1,
   READ_CONCURRENCY: 2,
   READ_MAX_QUEUE: 8_192,
+  /** Confirmations (0220/0221) share a statement as 0200s do, in batches of up to this many … */
+  CONFIRM_MAX_BATCH: 256,
+  CONFIRM_MIN_INTERVAL_MS: 2,
+  CONFIRM_CONCURRENCY: 2,
+  CONFIRM_MAX_QUEUE: 8_192,
   /**
    * Advices (0220/0221, 0420/0421) in PostgreSQL at once, each a transaction on its own connection (slots.ts): with the
    * batches above and the settlement jobs, within the switch's pool of 20. The rest wait, up to ADVICE_MAX_QUEUE.

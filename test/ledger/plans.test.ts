@@ -6,7 +6,7 @@ import pg from 'pg';
 import { freshDatabase, freshRedis } from '../helpers/services.ts';
 import { MONEY_PATH_SESSION, statementName, withConnection } from '../../switch/ledger/pg.ts';
 import { refreshStatistics } from '../../switch/ledger/statistics.ts';
-import { READ_SQL, RESERVE_SQL, SETTLE_SQL } from '../../switch/ledger/journal.ts';
+import { CONFIRM_BATCH_SQL, READ_SQL, RESERVE_SQL, SETTLE_SQL } from '../../switch/ledger/journal.ts';
 import { openCampaign } from '../../switch/ledger/opening.ts';
 import { importRoster } from '../../switch/roster/import.ts';
 import { syntheticRoster } from '../../switch/roster/synthetic.ts';
@@ -148,6 +148,13 @@ test('the statistics of withdrawals follow its growth, and the plans made on it 
     const after = await plan();
     t.is(after.pid, before.pid, 'the same connection, its plan made again');
     t.deepEqual(after.whole, []);
+    // The 0220s' batch, planned now, finds each withdrawal by its key and each answer by its key.
+    const confirms = await withConnection(tdb.db, 'plan', Date.now() + 10_000, async (q) => {
+      await q.query(CONFIRM_BATCH_SQL, ['[]', new Date()]);
+      const [r] = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${statementName(CONFIRM_BATCH_SQL)}('[]', now())`);
+      return wholeScans(r!['QUERY PLAN'], /^(withdrawals|payouts|messages_seen)/);
+    });
+    t.deepEqual(confirms, []);
   } finally {
     redis.disconnect();
     await tredis.release();

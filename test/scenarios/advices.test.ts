@@ -46,6 +46,24 @@ test.serial('0220 confirms: the 0230 says 00 and the entitlement is PAID; a late
   t.is(rc(await send(ledger, withdrawal({ person: p }))), '65 ALREADY_COLLECTED');
 });
 
+test.serial('0220s arriving together share one statement and each is settled as if alone: its own withdrawal, its own history line; an unknown original is recorded and changes nothing', async (t) => {
+  const people = await Promise.all(Array.from({ length: 12 }, () => person()));
+  const ws = await Promise.all(people.map((p) => approved(p)));
+  const cs = ws.map((w) => confirmation(w));
+  const stranger = confirmation(withdrawal({ person: await person() })); // its 0200 never came
+  const answers = await Promise.all([...cs, stranger].map((c) => send(ledger, c)));
+  t.deepEqual(answers.map(rc), Array(13).fill('00'));
+  for (const [i, p] of people.entries()) {
+    t.deepEqual(await f.payout(p.nhi), { state: 'PAID', entitled: 600_000, paid: 600_000, reserved: 0 });
+    const line = await f.db('payout_history').where({ event: 'CONFIRM', stan: cs[i]!.fields[11]! });
+    t.is(line.length, 1);
+    t.is(line[0]!.mti, '0220');
+    t.is((await f.db('withdrawals').where({ id: line[0]!.withdrawal_id }).first()).stan, ws[i]!.fields[11]);
+  }
+  t.is((await f.db('payout_history').where({ stan: stranger.fields[11]! })).length, 0);
+  t.is(rc(await send(ledger, { ...stranger, mti: '0221' })), '00', 'its answer was stored: the repeat hears it');
+});
+
 test.serial('0221 repeats are processed at most once and answered every time, also with a new DE7', async (t) => {
   const p = await person();
   const w = await approved(p);
