@@ -26,8 +26,9 @@ export const LEDGER_LIMITS = {
   CONFIRM_CONCURRENCY: 2,
   CONFIRM_MAX_QUEUE: 8_192,
   /**
-   * Advices (0220/0221, 0420/0421) in PostgreSQL at once, each a transaction on its own connection (slots.ts): with the
-   * batches above and the settlement jobs, within the switch's pool of 20. The rest wait, up to ADVICE_MAX_QUEUE.
+   * An advice's own uses of a PostgreSQL connection at once (slots.ts: a reversal's transaction, reading a stored
+   * answer): with the batches above and the settlement jobs, within the switch's pool of 20. The rest wait, up to
+   * ADVICE_MAX_QUEUE.
    */
   ADVICE_CONCURRENCY: 8,
   ADVICE_MAX_QUEUE: 4_096,

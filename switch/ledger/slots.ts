@@ -1,6 +1,6 @@
-// A bound on how many callers use PostgreSQL at once for one kind of work. Advices (0220/0221, 0420/0421) are one
-// transaction each, of several round trips, on a connection of their own; unbounded, a burst of them took every
-// connection of the pool and the group commit of the 0200s waited behind them until both answered 91 (the bench's
+// A bound on how many callers use PostgreSQL at once for one kind of work: an advice's own connections (a reversal is
+// a transaction of several round trips). Unbounded, a burst of advices, each then a transaction of its own, took every
+// connection of the pool, and the group commit of the 0200s waited behind them until both answered 91 (the bench's
 // confirmation phase). Waiting is bounded too: at most maxQueue callers, each until its deadline.
 import { DeadlinePassed } from './deadline.ts';
 
