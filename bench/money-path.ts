@@ -26,6 +26,7 @@ import { BENCH_CAMPAIGN, benchCampaign, settle } from './lib/campaign.ts';
 import { insideBetween, readInside } from './lib/inside.ts';
 import { confirmationFor, signOn, stanOf, terminalOf, withdrawalFor } from './lib/withdrawals.ts';
 import { cpuMs, cpuPerApproval, cpuProbe } from './lib/cpu.ts';
+import { sampleWaits } from './lib/waits.ts';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -94,7 +95,8 @@ try {
 
   // BENCH_CPU_PROF=DIR writes a V8 CPU profile of the switch process there (open it in Chrome DevTools);
   // BENCH_NODE_ARGS adds node flags to the switch (e.g. --perf-basic-prof for `perf record`, --trace-gc-nvp with
-  // BENCH_DUMP_SWITCH_LOG=FILE); BENCH_TIMELINE=PREFIX writes each phase's answers (sent at, latency) to PREFIX-<phase>.
+  // BENCH_DUMP_SWITCH_LOG=FILE); BENCH_TIMELINE=PREFIX writes each phase's answers (sent at, latency) to PREFIX-<phase>;
+  // BENCH_WAITS=1 prints what PostgreSQL's sessions were doing during each phase (bench/lib/waits.ts).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(' ') : [];
   const sw = await startSwitch({ DATABASE_URL: tdb.url, REDIS_URL: tredis.url, IDENTITY_KEY: DEV_IDENTITY_KEY, LOG_LEVEL: 'info' }, 20_000, profile);
   children.push(sw.child);
@@ -114,6 +116,7 @@ try {
     const before = await probe.sample();
     const insideBefore = await readInside(sw.adminPort);
     const copiesBefore = await copies();
+    const waits = process.env.BENCH_WAITS ? sampleWaits(tdb.db) : null;
     const r = await drive({
       port: sw.isoPort, connections: CONNECTIONS, inFlightPerConnection: IN_FLIGHT, durationMs: DURATION_MS, ratePerSecond: rate, prelude: signOn,
       timelineFile: process.env.BENCH_TIMELINE ? `${process.env.BENCH_TIMELINE}-${label}` : undefined, followUp,
@@ -126,7 +129,8 @@ try {
     lastCpu = `  inside the switch (0200 taken up to answer written; bucket bounds, up to 9 % high): p50 ${ms(s.p50)}, p99 ${ms(s.p99)}\n` +
       `  of which waiting on: ${s.stages}\n` +
       `  decided from the switch's in-memory roster copy: ${((fromCopy / Math.max(1, decided)) * 100).toFixed(1)} % (decided again from PostgreSQL: ${c.reread - copiesBefore.reread})\n` +
-      `  ${cpuPerApproval(before, await probe.sample(), r.codes['00'] ?? 0)}`;
+      `  ${cpuPerApproval(before, await probe.sample(), r.codes['00'] ?? 0)}` +
+      (waits ? `\n  PostgreSQL sessions, sampled every 50 ms (BENCH_WAITS):\n    ${await waits.stop(6)}` : '');
     return r;
   };
   const max = await phase('M');
