@@ -15,7 +15,7 @@ import { strict as assert } from 'node:assert';
 import type { Knex } from 'knex';
 import type { FieldValues } from '../iso8583/message.ts';
 import { LEDGER_LIMITS } from './limits.ts';
-import { inStatement, inTransaction, Rollback, serverError, withConnection, type Pg } from './pg.ts';
+import { inStatement, inTransaction, Rollback, withConnection, type Pg } from './pg.ts';
 import { entitlementOutcome, type Payout, type PayoutState, type RosterEntry } from './rules.ts';
 import type { Outcome } from '../handlers/outcomes.ts';
 
