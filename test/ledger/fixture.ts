@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { ManualClock, type Clock } from '../../switch/clock.ts';
 import { createDb } from '../../switch/db.ts';
 import { createRedis } from '../../switch/redis.ts';
-import { silentLogger, type Logger } from '../../switch/log.ts';
+import { createLogger, silentLogger, type Logger } from '../../switch/log.ts';
 import type { Bank } from '../../switch/banks.ts';
 import { encode } from '../../switch/iso8583/codec.ts';
 import { buildTlv } from '../../switch/iso8583/de48.ts';
@@ -53,9 +53,18 @@ export function adult(extra: Partial<Person> = {}): Person {
   return { nhi: nhi(), id: idNo(), birth: '1980-05-01', ...extra };
 }
 
+const MAX_WARNINGS_KEPT = 20;
+
 export class Fixture {
   readonly ledgers: LedgerOps[] = [];
   private readonly closers: Array<() => Promise<unknown> | void> = [];
+
+  /** The last warnings of this fixture's ledgers (why a request got 91), to show when an assertion fails. */
+  readonly warnings: string[] = [];
+  private readonly logger = createLogger({}, 'warn', (line) => {
+    this.warnings.push(line);
+    if (this.warnings.length > MAX_WARNINGS_KEPT) this.warnings.shift();
+  });
 
   private constructor(readonly tdb: TestDatabase, readonly tredis: TestRedis, readonly clock: ManualClock) {}
 
@@ -147,7 +156,7 @@ export class Fixture {
     const redis = createRedis(redisUrl);
     redis.on('error', () => {});
     const ledger = createLedger({
-      db, redis, redisUrl, clock: opts.clock ?? this.clock, identityKey: IDENTITY_KEY, logger: opts.logger ?? silentLogger, jobs: opts.jobs ?? false,
+      db, redis, redisUrl, clock: opts.clock ?? this.clock, identityKey: IDENTITY_KEY, logger: opts.logger ?? this.logger, jobs: opts.jobs ?? false,
       inDoubtRecoveryDelayMs: opts.inDoubtRecoveryDelayMs, rosterCopies: opts.rosterCopies,
       rosterCopyStartWaitMs: opts.rosterCopyStartWaitMs,
     });

@@ -145,7 +145,8 @@ test('a beneficiary imported without a refresh is still approved: the payout row
   const p = adult();
   await f.addPeople('C1', [p]);
   t.is(await f.payout(p.nhi), null);
-  t.is(answered(await send(ledger, withdrawal({ person: p }))), '00');
+  // A 91 here once, under a loaded CI run: the ledger's warnings say which store missed its deadline.
+  t.is(answered(await send(ledger, withdrawal({ person: p }))), '00', f.warnings.join('\n'));
   t.is((await f.payout(p.nhi))!.state, 'RESERVED');
 });
 
