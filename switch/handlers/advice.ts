@@ -50,12 +50,12 @@ export async function handleAdvice<T>(
       }
       const answer: Answer = { outcome: 'APPROVED', extra: {} };
       const r = await apply({ seen, original: originalKey(req.fields), msg: messageRef(req), answer }, deadline, slot);
-      if (r.status === 'duplicate') return await slot(() => replayStored(core, req, seen, deadline));
       if (r.change) {
         await after(r.change).catch((e) =>
           core.logger.warn('redis not updated after an advice (repaired from PostgreSQL later)', { error: (e as Error).message }),
         );
       }
+      if (r.status === 'duplicate') return await slot(() => replayStored(core, req, seen, deadline));
       return answered(req, answer);
     } catch (e) {
       core.logger.warn('advice answered 91: not recorded', { mti: req.mti, error: (e as Error).message });

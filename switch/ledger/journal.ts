@@ -467,7 +467,7 @@ export interface Settled {
 
 /** RESERVED → PAID for the given withdrawals that are still RESERVED; returns those it changed. */
 /**
- * Settles reserved withdrawals as paid, at $2. `targets` defines the CTE t: the withdrawals (id), each with the request
+ * Settles reserved withdrawals as paid, at $2 (the window's and the confirmations' statements). `targets` defines the CTE t: the withdrawals (id), each with the request
  * of the batch it answers (ord; null for none), the event, and the message that settles it (mti, acquirer, terminal,
  * stan, rrn; null where the switch itself decides: the window). `also` adds CTEs, `rows` rows to the result.
  */
@@ -496,10 +496,10 @@ function settleSql(targets: string, also = '', rows = ''): string {
        FROM w${rows}`;
 }
 
-/** The withdrawals of $1 (ids), as event $3 of the message in $4-$8 (if any). */
+/** The withdrawals of $1 (ids) whose confirmation window has passed: the switch decides, no message. */
 export const SETTLE_SQL = settleSql(
-  `t AS (SELECT NULL::int AS ord, id, $3::text AS event, $4::text AS mti, $5::text AS acquirer, $6::text AS terminal,
-                $7::text AS stan, $8::text AS rrn FROM unnest($1::bigint[]) AS id)`,
+  `t AS (SELECT NULL::int AS ord, id, 'SETTLE_WINDOW'::text AS event, NULL::text AS mti, NULL::text AS acquirer,
+                NULL::text AS terminal, NULL::text AS stan, NULL::text AS rrn FROM unnest($1::bigint[]) AS id)`,
 );
 
 /**
@@ -546,13 +546,9 @@ function settledOf(rows: SettleRow[]): Array<Settled & { ord: number | null }> {
     });
 }
 
-async function settle(q: Pg, ids: string[], event: 'CONFIRM' | 'SETTLE_WINDOW', msg: MessageRef | null, now: Date): Promise<Settled[]> {
+async function settleWindow(q: Pg, ids: string[], now: Date): Promise<Settled[]> {
   if (ids.length === 0) return [];
-  const rows = await q.query<SettleRow>(
-    SETTLE_SQL,
-    [ids, now, event, msg?.mti ?? null, msg?.acquirer ?? null, msg?.terminal ?? null, msg?.stan ?? null, msg?.rrn ?? null],
-  );
-  return settledOf(rows).map(({ ord: _ord, ...settled }) => settled);
+  return settledOf(await q.query<SettleRow>(SETTLE_SQL, [ids, now])).map(({ ord: _ord, ...settled }) => settled);
 }
 
 interface WithdrawalRow {
@@ -572,7 +568,11 @@ async function lockWithdrawal(q: Pg, msgKey: string): Promise<WithdrawalRow | nu
   return w ?? null;
 }
 
-export type AdviceResult<T> = { status: 'stored'; change: T | null } | { status: 'duplicate' };
+/**
+ * 'duplicate': the key was answered by someone else meanwhile. Its change, if this advice made one all the same (two
+ * switches' batches racing for one withdrawal and its key), still has to reach Redis.
+ */
+export type AdviceResult<T> = { status: 'stored'; change: T | null } | { status: 'duplicate'; change?: T | null };
 
 /** Stores the answer last; a key stored meanwhile by someone else undoes everything (the caller replays it). */
 async function storeOrUndo<T>(q: Pg, seen: SeenKey, answer: Answer, change: T | null, now: Date): Promise<AdviceResult<T> | Rollback<AdviceResult<T>>> {
@@ -591,7 +591,7 @@ export interface ConfirmOp {
 
 /**
  * 0220/0221s: the cash was dispensed (CONFIRM_BATCH_SQL). Unknown original or already settled: recorded, nothing
- * changes. One result per op, in order: 'duplicate' for a key stored by someone else meanwhile.
+ * changes. One result per op, in order: 'duplicate' for a key stored by someone else meanwhile, with what it changed.
  */
 export async function confirmBatch(q: Pg, ops: ConfirmOp[], now: Date): Promise<AdviceResult<Settled>[]> {
   const rows = await q.query<SettleRow>(CONFIRM_BATCH_SQL, [
@@ -606,7 +606,7 @@ export async function confirmBatch(q: Pg, ops: ConfirmOp[], now: Date): Promise<
   const stored = new Set(rows.filter((r) => r.kind === 's').map((r) => r.key));
   const changed = new Map(settledOf(rows).map(({ ord, ...settled }) => [ord, settled]));
   return ops.map((op, ord) =>
-    stored.has(`${op.seen.cls}|${op.seen.key}`) ? { status: 'stored', change: changed.get(ord) ?? null } : { status: 'duplicate' },
+    ({ status: stored.has(`${op.seen.cls}|${op.seen.key}`) ? 'stored' : 'duplicate', change: changed.get(ord) ?? null }),
   );
 }
 
@@ -730,7 +730,7 @@ export async function settleDue(db: Knex, now: Date, withdrawalIds: string[] | n
           ORDER BY due_at LIMIT $3 FOR UPDATE SKIP LOCKED`,
         [now, withdrawalIds, LEDGER_LIMITS.SETTLE_BATCH_ROWS],
       );
-      return settle(q, due.map((d) => d.id), 'SETTLE_WINDOW', null, now);
+      return settleWindow(q, due.map((d) => d.id), now);
     });
     all.push(...done);
     if (done.length < LEDGER_LIMITS.SETTLE_BATCH_ROWS) return all;

@@ -51,8 +51,11 @@ export async function openCampaign(d: ControlDeps, code: string): Promise<Rebuil
   if (other) throw new CampaignError(`campaign ${other.code} is open: close it first (one campaign is open at a time)`);
   const now = d.clock.now();
   await materializeCampaign(d, code, now);
-  // The switches' plans of the money path are remade from the payouts as they are now (statistics.ts).
-  await refreshStatistics(d.db, Date.now() + LOAD_TIMEOUT_MS, ['payouts']);
+  // The switches' plans of the money path are remade from the payouts as they are now (statistics.ts). Not a reason
+  // to refuse the open: the switches look again within seconds.
+  await refreshStatistics(d.db, Date.now() + LOAD_TIMEOUT_MS, ['payouts']).catch((e) =>
+    d.logger.warn('payouts not analyzed at open (the switches will)', { campaign: code, error: (e as Error).message }),
+  );
   const report = await recovery(d).rebuild(code);
   if (!report) throw new CampaignError(`campaign ${code} is being loaded into Redis by another instance: try again shortly`);
   try {

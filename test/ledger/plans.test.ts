@@ -45,7 +45,22 @@ function wholeScans(plan: unknown, tables = /^messages_seen/): string[] {
   return found;
 }
 
-/** A statement's plan as one session makes it on empty tables, then uses it after messages_seen filled up. */
+/**
+ * A statement's plans as sessions make them on empty (analyzed) tables, then use them after messages_seen filled up:
+ * one plan per session given, in a database of its own.
+ */
+async function plansAfterGrowth(sessions: string[], s: { sql: string; types: string; args: string }): Promise<string[][]> {
+  const tdb = await freshDatabase();
+  try {
+    await tdb.db.raw('VACUUM ANALYZE');
+    const plans: string[][] = [];
+    for (const session of sessions) plans.push(await planAfterGrowth(tdb.url, session, s));
+    return plans;
+  } finally {
+    await tdb.drop();
+  }
+}
+
 async function planAfterGrowth(url: string, session: string, s: { sql: string; types: string; args: string }): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -64,25 +79,12 @@ async function planAfterGrowth(url: string, session: string, s: { sql: string; t
 }
 
 test('the roster read keeps probing indexes after tables it was planned on empty have grown', async (t) => {
-  const tdb = await freshDatabase();
-  try {
-    await tdb.db.raw('VACUUM ANALYZE messages_seen, nhi_cards, beneficiaries, payouts');
-    // Control: the same generic plan without the money path's session settings scans them.
-    t.deepEqual(await planAfterGrowth(tdb.url, 'SET plan_cache_mode = force_generic_plan', READ), ['Seq Scan on messages_seen']);
-    t.deepEqual(await planAfterGrowth(tdb.url, MONEY_PATH_SESSION, READ), []);
-  } finally {
-    await tdb.drop();
-  }
+  // Control: the same generic plan without the money path's session settings scans them.
+  t.deepEqual(await plansAfterGrowth(['SET plan_cache_mode = force_generic_plan', MONEY_PATH_SESSION], READ), [['Seq Scan on messages_seen'], []]);
 });
 
 test('the group commit looks up each key in messages_seen by its index, not by reading the whole table per batch', async (t) => {
-  const tdb = await freshDatabase();
-  try {
-    await tdb.db.raw('VACUUM ANALYZE messages_seen, payouts, withdrawals, payout_history, campaigns');
-    t.deepEqual(await planAfterGrowth(tdb.url, MONEY_PATH_SESSION, RESERVE), []);
-  } finally {
-    await tdb.drop();
-  }
+  t.deepEqual(await plansAfterGrowth([MONEY_PATH_SESSION], RESERVE), [[]]);
 });
 
 test('a roster import and a campaign open remake the plans made on an empty roster (the read then probes by key); a small import does not', async (t) => {
@@ -119,7 +121,7 @@ test('a roster import and a campaign open remake the plans made on an empty rost
   }
 });
 
-test('the statistics of withdrawals follow its growth, and the plans made on it empty with them: a confirmation then finds its withdrawal by id, not among all reserved ones', async (t) => {
+test('the statistics of withdrawals follow its growth, and the plans made on it empty with them: a settlement then finds its withdrawal by id, not among all reserved ones', async (t) => {
   const [tdb, tredis] = await Promise.all([freshDatabase(), freshRedis()]);
   const redis = createRedis(tredis.url, { commandTimeout: 10_000, enableOfflineQueue: true });
   try {
@@ -129,19 +131,20 @@ test('the statistics of withdrawals follow its growth, and the plans made on it 
     await importRoster(tdb.db, 'C', (async function* () { yield* roster.csv(); })(), { identityKey: DEV_IDENTITY_KEY });
     await openCampaign({ db: tdb.db, redis, clock: systemClock, logger: silentLogger }, 'C');
     await tdb.db.raw('VACUUM ANALYZE withdrawals');
-    const settle = [[], new Date(), 'CONFIRM', null, null, null, null, null];
-    // The confirmation's plan, as a money-path connection uses it: made on first use, and kept.
+    const settle = [[], new Date()];
+    // The settlement's plan (the window's; confirmations settle the same way), as a money-path connection uses it:
+    // made on first use, and kept.
     const plan = () =>
       withConnection(tdb.db, 'plan', Date.now() + 10_000, async (q) => {
         await q.query(SETTLE_SQL, settle);
         const pid = (await q.query<{ pid: number }>('SELECT pg_backend_pid() AS pid'))[0]!.pid;
-        const [r] = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${statementName(SETTLE_SQL)}('{}', now(), 'CONFIRM', NULL, NULL, NULL, NULL, NULL)`);
+        const [r] = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) EXECUTE ${statementName(SETTLE_SQL)}('{}', now())`);
         return { pid, whole: wholeScans(r!['QUERY PLAN'], /^withdrawals/) };
       });
     const before = await plan();
     await tdb.db.raw(`INSERT INTO withdrawals (campaign_code, beneficiary_id, msg_key, acquirer, terminal, stan, transmitted, rrn, amount_minor, reserved_at, due_at)
                       SELECT campaign_code, beneficiary_id, 'k' || beneficiary_id, '004', 'T', '1', '1', '1', entitled_minor, now(), now() FROM payouts`);
-    // Control: planned on the empty table, the plan reads every reserved withdrawal to find the one confirmed.
+    // Control: planned on the empty table, the plan reads every reserved withdrawal to find the one settled.
     t.deepEqual((await plan()).whole, ['Index Scan on withdrawals']);
     t.deepEqual(await refreshStatistics(tdb.db, Date.now() + 10_000), ['withdrawals']);
     t.deepEqual(await refreshStatistics(tdb.db, Date.now() + 10_000), [], 'not again until it has doubled');
